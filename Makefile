@@ -1,0 +1,85 @@
+# The embedded flight delay platform. `make up` installs what is missing and starts everything;
+# `make test` runs the whole test suite against the running platform.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+UV_VENV := build/uv
+UV := $(UV_VENV)/bin/uv
+FLIGHTDELAY := $(VENV)/bin/flightdelay
+PYTEST := $(VENV)/bin/python -m pytest
+JARS_STAMP := build/jars/.installed
+FERRETDB := build/bin/ferretdb
+
+# uv and Maven use the system CA store (the same one pip is configured with here).
+export UV_NATIVE_TLS := true
+export UV_LINK_MODE := copy
+export GOFLAGS := -mod=mod
+
+.PHONY: help install up down status test test-unit test-integration clean distclean
+
+help:
+	@echo "make up          install what is missing, start the embedded platform"
+	@echo "make test        install, start, run every test (unit + integration)"
+	@echo "make test-unit   the fast tests that need no service"
+	@echo "make down        stop every service (data under var/ is kept)"
+	@echo "make status      state, ports, pid and memory of each service"
+	@echo "make clean       stop and wipe var/ (all platform data)"
+	@echo "make distclean   clean, and remove the venv and build/ (jars, binaries)"
+
+install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB)
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION)"
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The lock file pins every Python package with hashes; re-lock with `make lock`.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	@echo "==> Python environment ($(VENV)) from requirements.lock"
+	test -x $(VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet -p $(VENV)/bin/python requirements.lock
+	$(UV) pip install --quiet -p $(VENV)/bin/python --no-deps -e .
+	touch $@
+
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
+
+# Kafka, Hadoop and the Spark Kafka connector, resolved from Maven Central into build/jars/.
+$(JARS_STAMP): java/pom.xml $(wildcard java/*/pom.xml)
+	@echo "==> JVM services' jars (Maven Central, cached in ~/.m2)"
+	rm -rf build/jars
+	mvn -B -q -f java/pom.xml package -Djars.dir=$(CURDIR)/build/jars
+	touch $@
+
+$(FERRETDB): go/ferretdb/main.go go/ferretdb/go.mod go/ferretdb/go.sum
+	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"
+	cd go/ferretdb && go build -trimpath -o $(CURDIR)/$(FERRETDB) .
+
+up: install
+	$(FLIGHTDELAY) up
+
+down:
+	@if [ -x $(FLIGHTDELAY) ]; then $(FLIGHTDELAY) down; fi
+
+status:
+	$(FLIGHTDELAY) status
+
+test-unit: $(VENV)/.installed
+	$(PYTEST) tests/unit -q
+
+test-integration: up
+	$(PYTEST) tests/integration -q
+
+# pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
+test: up
+	$(PYTEST) tests -q -p no:cacheprovider
+
+clean: down
+	rm -rf var
+
+distclean: clean
+	rm -rf $(VENV) build

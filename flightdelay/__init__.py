@@ -1,0 +1,1 @@
+"""Flight delay prediction platform: batch training on Spark, streaming scoring from Kafka."""

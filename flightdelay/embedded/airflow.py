@@ -1,0 +1,222 @@
+"""Airflow 3: api-server (UI + REST on 8080), scheduler (LocalExecutor), dag-processor, triggerer.
+
+Config comes from AIRFLOW__* environment variables built from the settings; the metadata
+database is SQLite under var/airflow. The admin password, JWT secret, API secret key and Fernet
+key are generated at first start and kept in var/secrets (mode 0600); `flightdelay status` shows
+the password. Connections for Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built
+from the settings, so DAGs name connections, never hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from base64 import urlsafe_b64encode
+from pathlib import Path
+
+import requests
+
+from flightdelay.embedded.base import Service, ServiceError, write_private
+from flightdelay.settings import PROJECT_ROOT, Settings
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def airflow_secrets(settings: Settings) -> dict[str, str]:
+    """Generated once and reused: every Airflow component must share the same keys."""
+    path = settings.secrets_dir / "airflow.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+    else:
+        stored = {
+            "password": settings.airflow_password or secrets.token_urlsafe(12),
+            "jwt_secret": secrets.token_urlsafe(32),
+            "api_secret_key": secrets.token_urlsafe(32),
+            "fernet_key": urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        write_private(path, json.dumps(stored, indent=2))
+    if settings.airflow_password and stored["password"] != settings.airflow_password:
+        stored["password"] = settings.airflow_password
+        write_private(path, json.dumps(stored, indent=2))
+    return stored
+
+
+def connections(settings: Settings) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables (JSON form) for the connections the DAGs use."""
+    conns = {
+        "spark_default": {
+            "conn_type": "spark",
+            "host": f"spark://{settings.spark_master_host}",
+            "port": settings.spark_master_port,
+            "extra": {"deploy-mode": "client", "master_ui_port": settings.spark_master_ui_port},
+        },
+        "kafka_default": {
+            "conn_type": "kafka",
+            "extra": {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "airflow"},
+        },
+        "mongo_default": {
+            "conn_type": "mongo",
+            "host": settings.mongo_host,
+            "port": settings.mongo_port,
+            "schema": settings.mongo_database,
+        },
+        "webhdfs_default": {
+            "conn_type": "webhdfs",
+            "host": settings.hdfs_host,
+            "port": settings.hdfs_http_port,
+            "login": settings.hdfs_user,
+        },
+    }
+    return {f"AIRFLOW_CONN_{name.upper()}": json.dumps(value) for name, value in conns.items()}
+
+
+def airflow_environment(settings: Settings) -> dict[str, str]:
+    keys = airflow_secrets(settings)
+    home = settings.var_dir / "airflow"
+    passwords_file = settings.secrets_dir / "airflow-passwords.json"
+    write_private(passwords_file, json.dumps({settings.airflow_user: keys["password"]}))
+    api = settings.airflow_url
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": settings.bind_host,
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+        # pick up new and changed DAG files within seconds, not minutes
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        **connections(settings),
+    }
+
+
+def health(settings: Settings) -> dict:
+    return requests.get(f"{settings.airflow_url}/api/v2/monitor/health", timeout=3).json()
+
+
+class _AirflowComponent(Service):
+    component = ""
+    health_key = ""
+    start_timeout = 180.0
+
+    @property
+    def home(self) -> Path:
+        return self.settings.var_dir / "airflow"
+
+    def ports(self) -> list[int]:
+        return []
+
+    def environment(self) -> dict[str, str]:
+        return airflow_environment(self.settings)
+
+    def command(self) -> list[str]:
+        return [airflow_bin(), self.component]
+
+    def probe(self) -> str | None:
+        entry = health(self.settings).get(self.health_key) or {}
+        status = entry.get("status")
+        return None if status == "healthy" else f"{self.health_key} status {status}"
+
+
+class AirflowApiServer(_AirflowComponent):
+    name = "airflow-api-server"
+    description = "Airflow UI and REST API (8080)"
+    component = "api-server"
+    health_key = "metadatabase"
+
+    def ports(self) -> list[int]:
+        return [self.settings.airflow_port]
+
+    def prepare(self) -> None:
+        result = subprocess.run(
+            [airflow_bin(), "db", "migrate"],
+            env={**os.environ, **self.environment()},
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+class AirflowScheduler(_AirflowComponent):
+    name = "airflow-scheduler"
+    description = "Airflow scheduler with the LocalExecutor"
+    component = "scheduler"
+    health_key = "scheduler"
+    depends_on = ("airflow-api-server",)
+
+
+class AirflowDagProcessor(_AirflowComponent):
+    name = "airflow-dag-processor"
+    description = "Airflow DAG processor (parses dags/)"
+    component = "dag-processor"
+    health_key = "dag_processor"
+    depends_on = ("airflow-api-server",)
+
+
+class AirflowTriggerer(_AirflowComponent):
+    name = "airflow-triggerer"
+    description = "Airflow triggerer (deferred tasks)"
+    component = "triggerer"
+    health_key = "triggerer"
+    depends_on = ("airflow-api-server",)
+
+
+def airflow_services(settings: Settings) -> list[Service]:
+    return [
+        AirflowApiServer(settings),
+        AirflowScheduler(settings),
+        AirflowDagProcessor(settings),
+        AirflowTriggerer(settings),
+    ]
+
+
+class AirflowClient:
+    """The REST API with a JWT from the generated credentials (used by the CLI and the tests)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.session = requests.Session()
+        self._token: str | None = None
+
+    def token(self) -> str:
+        if self._token is None:
+            password = airflow_secrets(self.settings)["password"]
+            reply = self.session.post(
+                f"{self.settings.airflow_url}/auth/token",
+                json={"username": self.settings.airflow_user, "password": password},
+                timeout=10,
+            )
+            reply.raise_for_status()
+            self._token = reply.json()["access_token"]
+        return self._token
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        reply = self.session.request(method, f"{self.settings.airflow_url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+        return reply
+
+    def get(self, path: str, **kwargs) -> dict:
+        reply = self.request("GET", path, **kwargs)
+        reply.raise_for_status()
+        return reply.json()

@@ -1,0 +1,294 @@
+"""What every embedded service has in common: a background process with a pid file and a log.
+
+A service subclass says which command to run, which config files to write first, and how to ask
+the running server whether it is healthy. This module does the rest: start it detached, record
+its pid, wait for health, report memory, stop it gracefully and then by force, by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import psutil
+
+from flightdelay.settings import Settings
+
+
+class ServiceError(RuntimeError):
+    """A service could not be installed, started or stopped; the message says which and why."""
+
+
+class NotInstalledError(ServiceError):
+    """An artifact the service needs is missing: `make install` builds it."""
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: str  # "healthy", "starting", "unhealthy", "stopped"
+    pid: int | None
+    ports: list[int]
+    rss_mb: float | None
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "pid": self.pid,
+            "ports": self.ports,
+            "rss_mb": self.rss_mb,
+            "detail": self.detail,
+        }
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 64 * 1024))
+        text = handle.read().decode("utf-8", errors="replace")
+    # JVMs log their whole classpath on one line: cut long lines so the error stays readable
+    return "\n".join(line[:400] for line in text.splitlines()[-lines:])
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (generated secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def java_home(settings: Settings) -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").exists():
+        return home
+    java = shutil.which("java")
+    if not java:
+        raise NotInstalledError("no java on PATH and JAVA_HOME unset: install a JDK 17")
+    return str(Path(os.path.realpath(java)).parent.parent)
+
+
+class Service:
+    """One long-running server process of the embedded platform."""
+
+    name: str = ""
+    description: str = ""
+    #: names of services that must be healthy before this one starts
+    depends_on: Sequence[str] = ()
+    start_timeout: float = 120.0
+    stop_timeout: float = 30.0
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # --- what a subclass says -------------------------------------------------------------
+    def ports(self) -> list[int]:
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> Mapping[str, str]:
+        return {}
+
+    def check_installed(self) -> None:
+        """Raise NotInstalledError naming the missing artifact."""
+
+    def prepare(self) -> None:
+        """Write config files and do one-time initialisation (formatting) before start."""
+
+    def probe(self) -> str | None:
+        """Ask the running server whether it is healthy: None if it is, else what is wrong."""
+        raise NotImplementedError
+
+    def after_healthy(self) -> None:
+        """Idempotent set-up that needs the running server (topics, directories)."""
+
+    # --- paths ------------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self.settings.var_dir / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return self.settings.var_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.settings.var_dir / "log" / f"{self.name}.log"
+
+    # --- process ----------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid of our running process, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            # the pid file stores the start time too, so a recycled pid is not mistaken for ours
+            marker = self._start_marker()
+            if alive and marker is not None and abs(proc.create_time() - marker) > 2:
+                alive = False
+        except psutil.Error:
+            alive = False
+        if not alive:
+            self.pid_file.unlink(missing_ok=True)
+            self._marker_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    @property
+    def _marker_file(self) -> Path:
+        return self.pid_file.with_suffix(".started")
+
+    def _start_marker(self) -> float | None:
+        try:
+            return float(self._marker_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the process and its children (Airflow and gunicorn fork workers)."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            proc = psutil.Process(pid)
+            total = proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return None
+        return round(total / 2**20, 1)
+
+    def health(self) -> str | None:
+        try:
+            return self.probe()
+        except Exception as exc:  # a probe talks to a server that may be half up
+            return f"{type(exc).__name__}: {exc}"
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        if pid is None:
+            return ServiceStatus(self.name, "stopped", None, self.ports(), None)
+        problem = self.health()
+        state = "healthy" if problem is None else "unhealthy"
+        return ServiceStatus(self.name, state, pid, self.ports(), self.rss_mb(), problem or "")
+
+    def start(self, log: Callable[[str], None] = print) -> bool:
+        """Start unless already running and healthy. Returns True if a process was started."""
+        if self.pid() is not None:
+            self.wait_healthy(log)
+            self.after_healthy()
+            return False
+        self.check_installed()
+        for port in self.ports():
+            if port_open(self.settings.bind_host, port):
+                raise ServiceError(
+                    f"{self.name}: port {port} is already taken by a process that is not ours "
+                    f"(see `ss -ltnp 'sport = :{port}'`)"
+                )
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.environment()}
+        with self.log_file.open("ab") as log_handle:
+            log_handle.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
+            log_handle.flush()
+            proc = subprocess.Popen(
+                self.command(),
+                cwd=self.home,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: `down` can stop it and its children
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        self._marker_file.write_text(str(psutil.Process(proc.pid).create_time()))
+        log(f"  {self.name}: started (pid {proc.pid}), waiting for health")
+        self.wait_healthy(log, proc)
+        self.after_healthy()
+        return True
+
+    def wait_healthy(self, log: Callable[[str], None] = print, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        started = time.monotonic()
+        problem = "not checked yet"
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with code {proc.returncode} during start; end of "
+                    f"{self.log_file}:\n{tail(self.log_file)}"
+                )
+            if proc is None and self.pid() is None:
+                raise ServiceError(f"{self.name} is not running; end of {self.log_file}:\n{tail(self.log_file)}")
+            problem = self.health()
+            if problem is None:
+                log(f"  {self.name}: healthy after {time.monotonic() - started:.1f}s")
+                return
+            time.sleep(1.0)
+        raise ServiceError(
+            f"{self.name} not healthy after {self.start_timeout:.0f}s ({problem}); end of "
+            f"{self.log_file}:\n{tail(self.log_file)}"
+        )
+
+    def stop(self, log: Callable[[str], None] = print) -> bool:
+        """Stop gracefully (SIGTERM), then by force (SIGKILL to its process group)."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            proc = psutil.Process(pid)
+            children = proc.children(recursive=True)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(self.stop_timeout)
+            except psutil.TimeoutExpired:
+                log(f"  {self.name}: no exit after {self.stop_timeout:.0f}s, killing")
+                _kill_group(pid)
+                proc.wait(10)
+            # workers it forked that outlived it (LocalExecutor, gunicorn) belong to us too
+            gone, alive = psutil.wait_procs(children, timeout=5)
+            for child in alive:
+                child.kill()
+        except psutil.NoSuchProcess:
+            pass
+        self.pid_file.unlink(missing_ok=True)
+        self._marker_file.unlink(missing_ok=True)
+        log(f"  {self.name}: stopped")
+        return True
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

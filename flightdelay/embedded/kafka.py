@@ -1,0 +1,141 @@
+"""Kafka: one KRaft node that is both broker and controller, from Maven Central jars.
+
+Install: java/kafka/pom.xml (org.apache.kafka:kafka_2.13). Config: var/kafka/server.properties,
+written at every start from the settings. Storage is formatted once (var/kafka/data/meta.properties).
+The request, response and dead-letter topics are created through the admin client once healthy.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from flightdelay.embedded.base import Service, ServiceError, java_home
+from flightdelay.embedded.jvm import classpath, heap, jar_dir
+
+LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.apache.name = org.apache.kafka
+logger.apache.level = warn
+"""
+
+
+class Kafka(Service):
+    name = "kafka"
+    description = "Kafka 4 broker + KRaft controller"
+    start_timeout = 90.0
+
+    def ports(self) -> list[int]:
+        return [self.settings.kafka_port, self.settings.kafka_controller_port]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    def check_installed(self) -> None:
+        jar_dir(self.settings, "kafka")
+
+    def server_properties(self) -> str:
+        s = self.settings
+        host = s.bind_host
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{host}:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{host}:{s.kafka_port},CONTROLLER://{host}:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.kafka_host}:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.data_dir}",
+                f"num.partitions={s.topic_partitions}",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                # topics are created explicitly; a typo must not create a new topic
+                "auto.create.topics.enable=false",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+
+    def _java(self) -> list[str]:
+        return [
+            str(Path(java_home(self.settings)) / "bin" / "java"),
+            *heap(self.settings.kafka_heap),
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-cp",
+            classpath(jar_dir(self.settings, "kafka")),
+        ]
+
+    def prepare(self) -> None:
+        self.config_file.write_text(self.server_properties())
+        (self.home / "log4j2.properties").write_text(LOG4J2)
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(
+            [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)],
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+
+    def command(self) -> list[str]:
+        return [*self._java(), "kafka.Kafka", str(self.config_file)]
+
+    def admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 3000})
+
+    def probe(self) -> str | None:
+        metadata = self.admin().list_topics(timeout=2)
+        if not metadata.brokers:
+            return "no broker in the cluster metadata"
+        return None
+
+    def after_healthy(self) -> None:
+        ensure_topics(self.admin(), self.settings.topics, self.settings.topic_partitions)
+
+
+def ensure_topics(admin: AdminClient, topics, partitions: int) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created."""
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing])
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:  # TOPIC_ALREADY_EXISTS when two callers race is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise ServiceError(f"cannot create topic {topic}: {exc}") from exc
+    return missing
+
+
+def _kafka_cluster_id() -> str:
+    # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,0 +1,109 @@
+"""The embedded platform as a whole: which services, in which order, up / down / status.
+
+Services start in waves: a wave holds every service whose dependencies are already healthy, and
+its members start side by side (the JVMs overlap their start-up on the two cores).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
+
+from flightdelay.embedded.airflow import airflow_services
+from flightdelay.embedded.base import Service, ServiceError, ServiceStatus
+from flightdelay.embedded.ferretdb import FerretDB
+from flightdelay.embedded.hdfs import DataNode, NameNode
+from flightdelay.embedded.kafka import Kafka
+from flightdelay.embedded.spark import cluster_services
+from flightdelay.settings import Settings, get_settings
+
+
+def all_services(settings: Settings | None = None) -> list[Service]:
+    settings = settings or get_settings()
+    return [
+        FerretDB(settings),
+        Kafka(settings),
+        NameNode(settings),
+        DataNode(settings),
+        *cluster_services(settings),
+        *airflow_services(settings),
+    ]
+
+
+def select(services: list[Service], names: Iterable[str] | None) -> list[Service]:
+    if not names:
+        return services
+    wanted = set(names)
+    known = {s.name for s in services}
+    unknown = wanted - known
+    if unknown:
+        raise ServiceError(f"unknown service(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    # a selected service brings the services it depends on
+    by_name = {s.name: s for s in services}
+    closure: set[str] = set()
+
+    def add(name: str) -> None:
+        if name not in closure:
+            closure.add(name)
+            for dep in by_name[name].depends_on:
+                add(dep)
+
+    for name in wanted:
+        add(name)
+    return [s for s in services if s.name in closure]
+
+
+def waves(services: list[Service]) -> list[list[Service]]:
+    remaining = list(services)
+    done: set[str] = set()
+    present = {s.name for s in services}
+    result = []
+    while remaining:
+        wave = [s for s in remaining if all(d in done or d not in present for d in s.depends_on)]
+        if not wave:
+            raise ServiceError(f"dependency cycle among {[s.name for s in remaining]}")
+        result.append(wave)
+        done.update(s.name for s in wave)
+        remaining = [s for s in remaining if s not in wave]
+    return result
+
+
+def up(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -> float:
+    """Start what is not running, wave by wave; returns the seconds it took."""
+    started = time.monotonic()
+    services = select(all_services(), names)
+    for wave in waves(services):
+        log(f"starting {', '.join(s.name for s in wave)}")
+        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+            futures = {s.name: pool.submit(s.start, log) for s in wave}
+            failures = []
+            for name, future in futures.items():
+                try:
+                    future.result()
+                except ServiceError as exc:
+                    failures.append(f"{name}: {exc}")
+        if failures:
+            raise ServiceError("\n\n".join(failures))
+    return time.monotonic() - started
+
+
+def down(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -> None:
+    """Stop in reverse start order, so nothing loses a dependency while it still runs."""
+    services = select(all_services(), names)
+    for wave in reversed(waves(services)):
+        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+            list(pool.map(lambda s: s.stop(log), wave))
+
+
+def status(names: Iterable[str] | None = None) -> list[ServiceStatus]:
+    services = select(all_services(), names)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda s: s.status(), services))
+
+
+def service(name: str) -> Service:
+    for candidate in all_services():
+        if candidate.name == name:
+            return candidate
+    raise ServiceError(f"unknown service {name}; known: {', '.join(s.name for s in all_services())}")

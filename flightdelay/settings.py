@@ -1,0 +1,172 @@
+"""Every host, port, topic, path and credential of the platform, read from the environment.
+
+Each setting has an embedded default for the embedded platform (all on 127.0.0.1, state under
+var/). Docker compose sets the same variable names. Read settings through ``get_settings()`` so
+tests can override the environment before the first call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _env_path(name: str, default: Path) -> Path:
+    return Path(os.environ.get(name) or default).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's configuration. Field names match the environment variables, lower-cased."""
+
+    bind_host: str = field(default_factory=lambda: _env("FLIGHTDELAY_BIND_HOST", "127.0.0.1"))
+    var_dir: Path = field(default_factory=lambda: _env_path("FLIGHTDELAY_VAR_DIR", PROJECT_ROOT / "var"))
+    build_dir: Path = field(
+        default_factory=lambda: _env_path("FLIGHTDELAY_BUILD_DIR", PROJECT_ROOT / "build")
+    )
+
+    # Kafka
+    kafka_host: str = field(default_factory=lambda: _env("KAFKA_HOST", "127.0.0.1"))
+    kafka_port: int = field(default_factory=lambda: _env_int("KAFKA_PORT", 9092))
+    kafka_controller_port: int = field(default_factory=lambda: _env_int("KAFKA_CONTROLLER_PORT", 9093))
+    kafka_heap: str = field(default_factory=lambda: _env("KAFKA_HEAP", "512m"))
+    request_topic: str = field(default_factory=lambda: _env("REQUEST_TOPIC", "flask-ml-delays-request"))
+    response_topic: str = field(
+        default_factory=lambda: _env("RESPONSE_TOPIC", "flask-ml-delays-responses")
+    )
+    dead_letter_topic: str = field(
+        default_factory=lambda: _env("DEAD_LETTER_TOPIC", "flask-ml-delays-request-dlq")
+    )
+    topic_partitions: int = field(default_factory=lambda: _env_int("KAFKA_TOPIC_PARTITIONS", 2))
+
+    # MongoDB wire protocol (FerretDB in the embedded platform)
+    mongo_host: str = field(default_factory=lambda: _env("MONGO_HOST", "127.0.0.1"))
+    mongo_port: int = field(default_factory=lambda: _env_int("MONGO_PORT", 27017))
+    mongo_database: str = field(default_factory=lambda: _env("MONGO_DATABASE", "agile_data_science"))
+    flights_collection: str = field(
+        default_factory=lambda: _env("FLIGHTS_COLLECTION", "on_time_performance")
+    )
+    distances_collection: str = field(
+        default_factory=lambda: _env("DISTANCES_COLLECTION", "origin_dest_distances")
+    )
+    predictions_collection: str = field(
+        default_factory=lambda: _env("PREDICTIONS_COLLECTION", "flight_delay_ml_response")
+    )
+    model_registry_collection: str = field(
+        default_factory=lambda: _env("MODEL_REGISTRY_COLLECTION", "model_registry")
+    )
+
+    # HDFS
+    hdfs_host: str = field(default_factory=lambda: _env("HDFS_HOST", "127.0.0.1"))
+    hdfs_namenode_port: int = field(default_factory=lambda: _env_int("HDFS_NAMENODE_PORT", 8020))
+    hdfs_http_port: int = field(default_factory=lambda: _env_int("HDFS_HTTP_PORT", 9870))
+    hdfs_datanode_http_port: int = field(default_factory=lambda: _env_int("HDFS_DATANODE_HTTP_PORT", 9864))
+    hdfs_datanode_port: int = field(default_factory=lambda: _env_int("HDFS_DATANODE_PORT", 9866))
+    hdfs_datanode_ipc_port: int = field(default_factory=lambda: _env_int("HDFS_DATANODE_IPC_PORT", 9867))
+    hdfs_user: str = field(default_factory=lambda: _env("HDFS_USER", "flightdelay"))
+    hdfs_heap: str = field(default_factory=lambda: _env("HDFS_HEAP", "512m"))
+    hdfs_predictions_path: str = field(
+        default_factory=lambda: _env("HDFS_PREDICTIONS_PATH", "/user/predictions")
+    )
+    hdfs_models_path: str = field(default_factory=lambda: _env("HDFS_MODELS_PATH", "/models/flight_delay"))
+    hdfs_checkpoints_path: str = field(
+        default_factory=lambda: _env("HDFS_CHECKPOINTS_PATH", "/checkpoints")
+    )
+
+    # Spark standalone
+    spark_master_host: str = field(default_factory=lambda: _env("SPARK_MASTER_HOST", "127.0.0.1"))
+    spark_master_port: int = field(default_factory=lambda: _env_int("SPARK_MASTER_PORT", 7077))
+    spark_master_ui_port: int = field(default_factory=lambda: _env_int("SPARK_MASTER_UI_PORT", 8082))
+    spark_worker_ui_ports: tuple[int, ...] = field(
+        default_factory=lambda: tuple(
+            int(p) for p in _env("SPARK_WORKER_UI_PORTS", "8081,8083").split(",") if p.strip()
+        )
+    )
+    spark_worker_cores: int = field(default_factory=lambda: _env_int("SPARK_WORKER_CORES", 1))
+    spark_worker_memory: str = field(default_factory=lambda: _env("SPARK_WORKER_MEMORY", "2g"))
+    spark_daemon_heap: str = field(default_factory=lambda: _env("SPARK_DAEMON_HEAP", "256m"))
+
+    # Airflow
+    airflow_host: str = field(default_factory=lambda: _env("AIRFLOW_HOST", "127.0.0.1"))
+    airflow_port: int = field(default_factory=lambda: _env_int("AIRFLOW_PORT", 8080))
+    airflow_user: str = field(default_factory=lambda: _env("AIRFLOW_USER", "admin"))
+    # Empty means: generate at first start and keep it in var/secrets (mode 0600).
+    airflow_password: str = field(default_factory=lambda: _env("AIRFLOW_PASSWORD", ""))
+
+    # NiFi
+    nifi_host: str = field(default_factory=lambda: _env("NIFI_HOST", "127.0.0.1"))
+    nifi_port: int = field(default_factory=lambda: _env_int("NIFI_PORT", 8443))
+    nifi_user: str = field(default_factory=lambda: _env("NIFI_USER", "flightdelay"))
+    nifi_password: str = field(default_factory=lambda: _env("NIFI_PASSWORD", ""))
+    nifi_output_dir: Path = field(
+        default_factory=lambda: _env_path("NIFI_OUTPUT_DIR", PROJECT_ROOT / "var" / "nifi_output")
+    )
+    nifi_hdfs_path: str = field(default_factory=lambda: _env("NIFI_HDFS_PATH", "/user/nifi/predictions"))
+
+    # Flask front end
+    web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))
+    web_port: int = field(default_factory=lambda: _env_int("WEB_PORT", 5001))
+
+    # --- derived addresses -------------------------------------------------------------------
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def mongo_uri(self) -> str:
+        return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
+
+    @property
+    def hdfs_uri(self) -> str:
+        return f"hdfs://{self.hdfs_host}:{self.hdfs_namenode_port}"
+
+    @property
+    def webhdfs_url(self) -> str:
+        return f"http://{self.hdfs_host}:{self.hdfs_http_port}"
+
+    @property
+    def spark_master_url(self) -> str:
+        return f"spark://{self.spark_master_host}:{self.spark_master_port}"
+
+    @property
+    def spark_master_ui_url(self) -> str:
+        return f"http://{self.spark_master_host}:{self.spark_master_ui_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.airflow_host}:{self.airflow_port}"
+
+    @property
+    def nifi_url(self) -> str:
+        return f"https://{self.nifi_host}:{self.nifi_port}/nifi-api"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.request_topic, self.response_topic, self.dead_letter_topic)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
