@@ -51,9 +51,12 @@ lock: | $(UV)
 # Kafka, Hadoop and the Spark Kafka connector, resolved from Maven Central into build/jars/.
 $(JARS_STAMP): java/pom.xml $(wildcard java/*/pom.xml)
 	@echo "==> JVM services' jars (Maven Central, cached in ~/.m2)"
-	rm -rf build/jars
-	mvn -B -q -f java/pom.xml package -Djars.dir=$(CURDIR)/build/jars
-	touch $@
+	rm -rf build/jars.new
+	mvn -B -q -f java/pom.xml package -Djars.dir=$(CURDIR)/build/jars.new
+	touch build/jars.new/.installed
+	# swap whole folders so a running JVM never sees a half-copied classpath
+	rm -rf build/jars.old; if [ -d build/jars ]; then mv build/jars build/jars.old; fi
+	mv build/jars.new build/jars; rm -rf build/jars.old
 
 $(FERRETDB): go/ferretdb/main.go go/ferretdb/go.mod go/ferretdb/go.sum
 	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from flightdelay.embedded.spark import master_state, spark_environment
+
+WHERE_TASKS_RUN = r"""
+import os, sys
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master(sys.argv[1]).appName("both-workers")
+         .config("spark.cores.max", "2").config("spark.executor.cores", "1")
+         .config("spark.executor.memory", "512m").getOrCreate())
+sc = spark.sparkContext
+# wait until an executor registered on each worker, then run enough tasks to reach both
+import time
+deadline = time.time() + 60
+while sc._jsc.sc().getExecutorMemoryStatus().size() < 3 and time.time() < deadline:
+    time.sleep(0.5)
+dirs = sc.parallelize(range(40), 8).map(lambda _: os.getcwd()).distinct().collect()
+for d in dirs:
+    print("EXECUTOR_DIR", d)
+spark.stop()
+"""
+
+
+def test_master_has_two_alive_workers_with_one_core_each(settings):
+    state = master_state(settings)
+    alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 2
+    assert all(w["cores"] == 1 for w in alive)
+
+
+def test_job_runs_on_executors_of_both_workers(settings, tmp_path):
+    script = tmp_path / "where.py"
+    script.write_text(WHERE_TASKS_RUN)
+    result = subprocess.run(
+        [sys.executable, str(script), settings.spark_master_url],
+        env={**os.environ, **spark_environment(settings)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    dirs = [line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("EXECUTOR_DIR")]
+    workers = {d.split("/spark/")[1].split("/")[0] for d in dirs}
+    assert workers == {"spark-worker-1", "spark-worker-2"}, dirs

@@ -1,0 +1,73 @@
+"""Restart and shutdown of the platform. Named to run last: it stops services."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psutil
+from confluent_kafka import Consumer, Producer
+from hdfs import InsecureClient
+from pymongo import MongoClient
+
+from flightdelay.embedded import platform
+
+DATA_SERVICES = ["ferretdb", "kafka", "hdfs-namenode", "hdfs-datanode"]
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def test_down_then_up_keeps_kafka_hdfs_and_mongo_data(settings):
+    marker = uuid.uuid4().hex
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(settings.dead_letter_topic, key=marker, value=marker.encode())
+    assert producer.flush(10) == 0
+    hdfs = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
+    hdfs.write(f"/tmp/restart/{marker}", data=marker, encoding="utf-8")
+    with MongoClient(settings.mongo_uri) as client:
+        client["integration_tests"]["restart"].insert_one({"_id": marker})
+
+    platform.down(DATA_SERVICES, log=quiet)
+    assert all(s.state == "stopped" for s in platform.status(DATA_SERVICES))
+    platform.up(DATA_SERVICES, log=quiet)
+
+    with hdfs.read(f"/tmp/restart/{marker}", encoding="utf-8") as reader:
+        assert reader.read() == marker
+    with MongoClient(settings.mongo_uri) as client:
+        assert client["integration_tests"]["restart"].find_one({"_id": marker}) == {"_id": marker}
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": marker, "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([settings.dead_letter_topic])
+    try:
+        seen = False
+        for _ in range(60):
+            msg = consumer.poll(1.0)
+            if msg is not None and not msg.error() and msg.key() == marker.encode():
+                seen = True
+                break
+        assert seen, "the Kafka message did not survive the restart"
+    finally:
+        consumer.close()
+
+
+def _our_processes(var_dir: Path) -> list[str]:
+    """Every service runs in a folder under var/, and so do the processes it forks."""
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cwd"]):
+        cwd = proc.info.get("cwd") or ""
+        if cwd.startswith(str(var_dir)):
+            found.append(f"{proc.info['pid']} {proc.info['name']} in {cwd}")
+    return found
+
+
+def test_down_leaves_no_process_of_ours(settings):
+    assert _our_processes(settings.var_dir), "the platform should be running before this test"
+    platform.down(log=quiet)
+    assert all(s.state == "stopped" for s in platform.status())
+    assert _our_processes(settings.var_dir) == []
+    if not os.environ.get("CI"):
+        platform.up(log=quiet)  # leave a developer's platform as it was

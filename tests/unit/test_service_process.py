@@ -1,0 +1,117 @@
+"""The process management every embedded service shares, on a real tiny HTTP server."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+
+import psutil
+import pytest
+import requests
+
+from flightdelay.embedded.base import Service, ServiceError
+from flightdelay.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class HttpService(Service):
+    name = "http-test"
+    start_timeout = 20.0
+    stop_timeout = 5.0
+
+    def __init__(self, settings: Settings, port: int, argv: list[str] | None = None):
+        super().__init__(settings)
+        self.port = port
+        self.argv = argv
+
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    def command(self) -> list[str]:
+        return self.argv or [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port)]
+
+    def probe(self) -> str | None:
+        reply = requests.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+        return None if reply.status_code == 200 else f"HTTP {reply.status_code}"
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path / "var"))
+    return Settings()
+
+
+@pytest.fixture
+def service(settings):
+    svc = HttpService(settings, free_port())
+    yield svc
+    svc.stop(log=lambda _: None)
+
+
+def test_start_status_stop(service):
+    assert service.start(log=lambda _: None) is True
+    status = service.status()
+    assert status.state == "healthy"
+    assert status.pid == service.pid()
+    assert status.rss_mb and status.rss_mb > 1
+    pid = status.pid
+
+    assert service.stop(log=lambda _: None) is True
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert service.status().state == "stopped"
+    assert not service.pid_file.exists()
+
+
+def test_second_start_changes_nothing(service):
+    service.start(log=lambda _: None)
+    pid = service.pid()
+    assert service.start(log=lambda _: None) is False
+    assert service.pid() == pid
+
+
+def test_stale_pid_file_is_recovered(service):
+    service.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    dead = psutil.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    service.pid_file.write_text(f"{dead.pid}\n")
+    assert service.pid() is None
+    assert not service.pid_file.exists()
+    assert service.start(log=lambda _: None) is True
+    assert service.status().state == "healthy"
+
+
+def test_recycled_pid_is_not_taken_for_ours(service):
+    service.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    other = psutil.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        service.pid_file.write_text(f"{other.pid}\n")
+        service.pid_file.with_suffix(".started").write_text(str(time.time() - 3600))
+        assert service.pid() is None
+        assert other.is_running()  # never stopped: it is not ours
+    finally:
+        other.kill()
+
+
+def test_crash_at_start_names_service_and_shows_log(settings):
+    svc = HttpService(
+        settings, free_port(), [sys.executable, "-c", "import sys; print('boom: bad config'); sys.exit(3)"]
+    )
+    with pytest.raises(ServiceError) as err:
+        svc.start(log=lambda _: None)
+    assert "http-test exited with code 3" in str(err.value)
+    assert "boom: bad config" in str(err.value)
+
+
+def test_port_taken_by_someone_else(settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        svc = HttpService(settings, sock.getsockname()[1])
+        with pytest.raises(ServiceError, match="already taken"):
+            svc.start(log=lambda _: None)
