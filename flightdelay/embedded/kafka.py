@@ -108,7 +108,10 @@ class Kafka(Service):
         return [*self._java(), "kafka.Kafka", str(self.config_file)]
 
     def admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 3000})
+        # log_level 0: "connection refused" while the broker starts is expected, not worth a line
+        return AdminClient(
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 3000, "log_level": 0}
+        )
 
     def probe(self) -> str | None:
         metadata = self.admin().list_topics(timeout=2)
