@@ -18,10 +18,11 @@ export UV_NATIVE_TLS := true
 export UV_LINK_MODE := copy
 export GOFLAGS := -mod=mod
 
-.PHONY: help install up down status test test-unit test-integration clean distclean
+.PHONY: help install start up down status test test-unit test-integration clean distclean
 
 help:
-	@echo "make up          install what is missing, start the embedded platform"
+	@echo "make up          install what is missing, start the embedded platform, first model"
+	@echo "make start       install what is missing, start the services only"
 	@echo "make test        install, start, run every test (unit + integration)"
 	@echo "make test-unit   the fast tests that need no service"
 	@echo "make down        stop every service (data under var/ is kept)"
@@ -62,8 +63,13 @@ $(FERRETDB): go/ferretdb/main.go go/ferretdb/go.mod go/ferretdb/go.sum
 	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"
 	cd go/ferretdb && go build -trimpath -o $(CURDIR)/$(FERRETDB) .
 
-up: install
+# start the services only (what the tests need)
+start: install
 	$(FLIGHTDELAY) up
+
+# start, and on the first run train a model through Airflow (import, training)
+up: start
+	$(FLIGHTDELAY) bootstrap
 
 down:
 	@if [ -x $(FLIGHTDELAY) ]; then $(FLIGHTDELAY) down; fi
@@ -72,13 +78,13 @@ status:
 	$(FLIGHTDELAY) status
 
 test-unit: $(VENV)/.installed
-	$(PYTEST) tests/unit -q
+	$(PYTEST) tests/unit -q -m "not slow"
 
-test-integration: up
+test-integration: start
 	$(PYTEST) tests/integration -q
 
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
-test: up
+test: start
 	$(PYTEST) tests -q -p no:cacheprovider
 
 clean: down

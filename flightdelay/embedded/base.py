@@ -96,6 +96,8 @@ class Service:
     description: str = ""
     #: names of services that must be healthy before this one starts
     depends_on: Sequence[str] = ()
+    #: False for what a DAG deploys (the streaming scorer): `up` starts it only when named
+    autostart: bool = True
     start_timeout: float = 120.0
     stop_timeout: float = 30.0
 

@@ -15,6 +15,7 @@ from flightdelay.embedded.base import Service, ServiceError, ServiceStatus
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
+from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
 from flightdelay.settings import Settings, get_settings
 
@@ -28,6 +29,7 @@ def all_services(settings: Settings | None = None) -> list[Service]:
         DataNode(settings),
         *cluster_services(settings),
         *airflow_services(settings),
+        ScoreStream(settings),
     ]
 
 
@@ -73,6 +75,8 @@ def up(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -
     """Start what is not running, wave by wave; returns the seconds it took."""
     started = time.monotonic()
     services = select(all_services(), names)
+    if not names:
+        services = [s for s in services if s.autostart]
     for wave in waves(services):
         log(f"starting {', '.join(s.name for s in wave)}")
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:

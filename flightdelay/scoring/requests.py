@@ -1,0 +1,93 @@
+"""From raw Kafka request records to validated, completed requests or dead letters.
+
+Runs on the executors through ``mapInPandas``: the same ``flightdelay.contract`` rules as the
+Flask front end, so a request is judged the same wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Iterator, Mapping
+
+import pandas as pd
+
+from flightdelay.contract import InvalidRequest, complete_request
+
+# Columns of a parsed batch. `error` is empty for a valid request.
+PARSED_COLUMNS = {
+    "UUID": "string",
+    "Origin": "string",
+    "Dest": "string",
+    "Carrier": "string",
+    "FlightDate": "string",
+    "FlightNum": "string",
+    "Route": "string",
+    "Timestamp": "string",
+    "DepDelay": "double",
+    "Distance": "double",
+    "DayOfYear": "double",
+    "DayOfMonth": "double",
+    "DayOfWeek": "double",
+    "RequestProducedAt": "string",
+    "error": "string",
+    "payload": "string",
+    "source": "string",
+}
+PARSED_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in PARSED_COLUMNS.items())
+
+
+def parse_record(
+    value: bytes | None,
+    produced_at: datetime | None,
+    known_distances: Mapping[tuple[str, str], float],
+    airports: Mapping,
+) -> dict:
+    """One Kafka record to one row of PARSED_COLUMNS; never raises."""
+    payload = value.decode("utf-8", errors="replace") if value is not None else ""
+    row: dict = {name: None for name in PARSED_COLUMNS}
+    row["payload"] = payload
+    if produced_at is not None:
+        row["RequestProducedAt"] = produced_at.astimezone(timezone.utc).isoformat()
+    try:
+        message = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        row["error"] = f"not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+        return row
+    if not isinstance(message, dict):
+        row["error"] = f"not a JSON object: {type(message).__name__}"
+        return row
+    try:
+        clean = complete_request(message, known_distances, airports)
+    except InvalidRequest as exc:
+        row["error"] = f"invalid request: {exc}"
+        if isinstance(message.get("UUID"), str):
+            row["UUID"] = message["UUID"]
+        return row
+    for name in PARSED_COLUMNS:
+        if name in clean:
+            row[name] = clean[name]
+    row["error"] = ""
+    return row
+
+
+def parser(known_distances: Mapping[tuple[str, str], float], airports: Mapping):
+    """A mapInPandas function closing over the reference data (shipped once per task)."""
+
+    def parse_batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            rows = []
+            for value, timestamp, topic, partition, offset in zip(
+                frame["value"], frame["timestamp"], frame["topic"], frame["partition"], frame["offset"]
+            ):
+                produced = pd.Timestamp(timestamp).to_pydatetime() if timestamp is not None else None
+                if produced is not None and produced.tzinfo is None:
+                    produced = produced.replace(tzinfo=timezone.utc)
+                row = parse_record(value, produced, known_distances, airports)
+                row["source"] = f"{topic}:{partition}:{offset}"
+                rows.append(row)
+            yield pd.DataFrame(rows, columns=list(PARSED_COLUMNS)).astype(
+                {n: ("float64" if k == "double" else "object") for n, k in PARSED_COLUMNS.items()}
+            )
+
+    return parse_batches

@@ -1,0 +1,272 @@
+"""NiFi processor: consume JSON records from a Kafka topic, one FlowFile per non-empty batch.
+
+NiFi's own ConsumeKafka is not available here (no NiFi Kafka NAR is served by Maven Central, see
+nifi/README.md), so this Python processor does that job with confluent-kafka. It declares no
+dependencies for NiFi to pip-install: the platform gives NiFi its own virtualenv's site-packages
+(NAR-INF/bundled-dependencies next to this file, made by flightdelay/embedded/nifi.py).
+
+Delivery: each run reads, for every assigned partition, the records from the partition's position
+up to the high watermark seen at the start of the run (at most `Max Records Per Partition`). The
+offsets of a batch are committed to the consumer group only once NiFi has committed the FlowFile:
+at the start of the next run, or when the processor is stopped. So a batch is never lost. If NiFi
+dies between those two points, the next run starts again from the same positions and reads the
+same records plus any newer ones: the FlowFile gets the same `filename` (it is derived from the
+start positions), so a sink that replaces by name keeps each record once.
+"""
+
+import json
+import time
+
+from nifiapi.flowfilesource import FlowFileSource, FlowFileSourceResult
+from nifiapi.properties import PropertyDescriptor, StandardValidators
+
+
+class ConsumeKafkaRecords(FlowFileSource):
+    class Java:
+        implements = ["org.apache.nifi.python.processor.FlowFileSource"]
+
+    class ProcessorDetails:
+        version = "1.0.0"
+        description = (
+            "Consumes JSON records from a Kafka topic with a consumer group and emits each non-empty "
+            "batch as one FlowFile holding a JSON array. Offsets are committed after NiFi committed "
+            "the batch; the filename is derived from the batch's start offsets."
+        )
+        tags = ["kafka", "consume", "json", "flightdelay"]
+
+    BROKERS = PropertyDescriptor(
+        name="Kafka Brokers",
+        description="Comma-separated host:port list of Kafka bootstrap servers.",
+        required=True,
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+    TOPIC = PropertyDescriptor(
+        name="Topic",
+        description="The topic to consume.",
+        required=True,
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+    GROUP_ID = PropertyDescriptor(
+        name="Group ID",
+        description="Consumer group whose committed offsets say where to resume.",
+        required=True,
+        default_value="nifi",
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+    OFFSET_RESET = PropertyDescriptor(
+        name="Offset Reset",
+        description="Where to start when the group has no committed offset for a partition.",
+        required=True,
+        default_value="earliest",
+        allowable_values=["earliest", "latest"],
+    )
+    MAX_PER_PARTITION = PropertyDescriptor(
+        name="Max Records Per Partition",
+        description="Upper bound of records taken from one partition in one run.",
+        required=True,
+        default_value="10000",
+        validators=[StandardValidators.POSITIVE_INTEGER_VALIDATOR],
+    )
+    FILENAME_PREFIX = PropertyDescriptor(
+        name="Filename Prefix",
+        description="Start of the filename attribute; the start offsets follow it.",
+        required=True,
+        default_value="predictions",
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.consumer = None
+        self.topic = None
+        self.group_id = None
+        self.max_per_partition = 10000
+        self.prefix = "predictions"
+        self.positions = {}  # partition -> offset of the next record to emit
+        self.pending = {}  # partition -> offset to commit once the last batch is committed in NiFi
+
+    def getPropertyDescriptors(self):
+        return [
+            self.BROKERS,
+            self.TOPIC,
+            self.GROUP_ID,
+            self.OFFSET_RESET,
+            self.MAX_PER_PARTITION,
+            self.FILENAME_PREFIX,
+        ]
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def onScheduled(self, context):
+        from confluent_kafka import Consumer
+
+        self.topic = context.getProperty(self.TOPIC).getValue()
+        self.group_id = context.getProperty(self.GROUP_ID).getValue()
+        self.max_per_partition = context.getProperty(self.MAX_PER_PARTITION).asInteger()
+        self.prefix = context.getProperty(self.FILENAME_PREFIX).getValue()
+        self.positions = {}
+        self.pending = {}
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": context.getProperty(self.BROKERS).getValue(),
+                "group.id": self.group_id,
+                "client.id": f"nifi-{self.identifier}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": context.getProperty(self.OFFSET_RESET).getValue(),
+                "log_level": 3,
+            }
+        )
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def onStopped(self, context):
+        # NiFi calls this after the last run's session was committed: its offsets can go now
+        consumer, self.consumer = self.consumer, None
+        if consumer is None:
+            return
+        try:
+            self._commit_pending(consumer)
+        finally:
+            consumer.close()
+
+    def _on_assign(self, consumer, partitions):
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+
+        committed = consumer.committed(partitions, timeout=10)
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+            if tp.offset >= 0:
+                start = max(tp.offset, low)
+            else:
+                start = low if self._reset() == "earliest" else high
+            self.positions[tp.partition] = start
+        consumer.assign(
+            [TopicPartition(self.topic, p, self.positions[p]) for p in sorted(self.positions)]
+        )
+        del OFFSET_BEGINNING, OFFSET_END
+
+    def _on_revoke(self, consumer, partitions):
+        for tp in partitions:
+            self.positions.pop(tp.partition, None)
+            self.pending.pop(tp.partition, None)
+        consumer.unassign()
+
+    def _reset(self):
+        return "earliest" if self.OFFSET_RESET.default_value == "earliest" else "latest"
+
+    def _commit_pending(self, consumer):
+        if not self.pending:
+            return
+        from confluent_kafka import TopicPartition
+
+        offsets = [TopicPartition(self.topic, p, o) for p, o in sorted(self.pending.items())]
+        consumer.commit(offsets=offsets, asynchronous=False)
+        self.pending = {}
+
+    # --- one run ---------------------------------------------------------------------------------
+    def create(self, context):
+        from confluent_kafka import KafkaException, TopicPartition
+
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        try:
+            # this run started, so NiFi has committed the previous run's FlowFile
+            self._commit_pending(consumer)
+            if not self.positions:
+                self._wait_for_assignment(consumer, timeout=15.0)
+                if not self.positions:
+                    return None
+            start = dict(self.positions)
+            end = {}
+            for partition, offset in start.items():
+                _, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)
+                end[partition] = min(high, offset + self.max_per_partition)
+            if all(end[p] <= start[p] for p in start):
+                return None
+            by_partition = self._read(consumer, start, end, deadline=time.monotonic() + 30.0)
+        except KafkaException as exc:
+            self.logger.warn(f"Kafka not reachable, will retry: {exc}")
+            return None
+
+        records, skipped = [], 0
+        reached = {}
+        for partition in sorted(by_partition):
+            for offset, value in by_partition[partition]:
+                reached[partition] = offset + 1
+                try:
+                    record = json.loads(value)
+                except (TypeError, ValueError):
+                    record = None
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    skipped += 1
+        if not reached:
+            return None
+        self.positions.update(reached)
+        self.pending.update(reached)
+        if skipped:
+            self.logger.warn(f"skipped {skipped} message(s) that are not JSON objects")
+        if not records:
+            return None  # only junk: its offsets are committed at the next run
+
+        name = self.prefix + "-" + "_".join(f"p{p}-{start[p]}" for p in sorted(start)) + ".json"
+        content = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records) + "\n]\n"
+        attributes = {
+            "filename": name,
+            "mime.type": "application/json",
+            "record.count": str(len(records)),
+            "kafka.topic": self.topic,
+            "kafka.group.id": self.group_id,
+            "kafka.offsets.start": ",".join(f"{p}:{start[p]}" for p in sorted(start)),
+            "kafka.offsets.end": ",".join(f"{p}:{self.positions[p]}" for p in sorted(self.positions)),
+            "kafka.skipped": str(skipped),
+        }
+        return FlowFileSourceResult(relationship="success", attributes=attributes, contents=content)
+
+    def _wait_for_assignment(self, consumer, timeout):
+        # the group join happens inside poll(); nothing is fetched before _on_assign has run
+        deadline = time.monotonic() + timeout
+        while not self.positions and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                # a record fetched in the same poll as the assignment: read it again in the batch
+                from confluent_kafka import TopicPartition
+
+                consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+
+    def _read(self, consumer, start, end, deadline):
+        """Records [start, end) of each partition, as {partition: [(offset, value)]}."""
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+        got = {p: [] for p in start}
+        wanted = {p for p in start if end[p] > start[p]}
+        # fetch from exactly the start positions, whatever the consumer had prefetched
+        for p in start:
+            consumer.seek(TopicPartition(self.topic, p, start[p]))
+        next_offset = dict(start)
+        while wanted and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=500, timeout=1.0):
+                if message.error():
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(message.error())
+                p, offset = message.partition(), message.offset()
+                if p not in wanted or offset < next_offset[p]:
+                    continue
+                if offset >= end[p]:
+                    wanted.discard(p)
+                    continue
+                got[p].append((offset, message.value()))
+                next_offset[p] = offset + 1
+                if next_offset[p] >= end[p]:
+                    wanted.discard(p)
+            # a compacted or transactional partition may end below `end` (gaps): stop at its end
+            for p in list(wanted):
+                position = consumer.position([TopicPartition(self.topic, p)])[0].offset
+                if position >= end[p]:
+                    wanted.discard(p)
+        # leave every partition positioned right after what this batch took
+        for p in start:
+            consumer.seek(TopicPartition(self.topic, p, next_offset[p]))
+        return got

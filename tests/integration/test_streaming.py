@@ -1,0 +1,213 @@
+"""The streaming scorer on the embedded platform: deploy, score, dead-letter, crash, hot reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from hdfs import InsecureClient
+from pymongo import MongoClient
+
+from flightdelay.contract import new_request
+from flightdelay.embedded.airflow import run_dag
+from flightdelay.embedded.score_stream import ScoreStream, running_apps
+from flightdelay.model.registry import ModelRegistry
+
+pytestmark = pytest.mark.slow
+
+ROUTES = [("JFK", "LAX", "AA"), ("LGA", "ORD", "UA"), ("EWR", "SFO", "UA"), ("JFK", "BOS", "B6"), ("EWR", "ANC", "AS")]
+
+
+def requests_batch(n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        origin, dest, carrier = ROUTES[i % len(ROUTES)]
+        out.append(new_request({"Origin": origin, "Dest": dest, "Carrier": carrier,
+                                "FlightDate": f"2013-12-{1 + i % 28:02d}", "DepDelay": (i % 90) - 20}))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def db(settings):
+    with MongoClient(settings.mongo_uri) as client:
+        yield client[settings.mongo_database]
+
+
+@pytest.fixture(scope="module")
+def deployed(trained_model, airflow_client):
+    """The deploy DAG, run twice: the second run must not start a second scorer."""
+    run_dag(airflow_client, "flight_delay_streaming", timeout=900)
+    run_dag(airflow_client, "flight_delay_streaming", timeout=900)
+    return trained_model
+
+
+def produce(settings, messages: list, raw: bool = False) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    for m in messages:
+        value = m if raw else json.dumps(m)
+        key = None if raw else m["UUID"]
+        producer.produce(settings.request_topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def wait_for_documents(db, settings, uuids: list[str], timeout: float = 180) -> dict[str, dict]:
+    coll = db[settings.predictions_collection]
+    deadline = time.monotonic() + timeout
+    found: dict[str, dict] = {}
+    while time.monotonic() < deadline and len(found) < len(uuids):
+        for doc in coll.find({"UUID": {"$in": [u for u in uuids if u not in found]}}):
+            found[doc["UUID"]] = doc
+        time.sleep(1)
+    return found
+
+
+def response_keys(settings, wanted: set[str], timeout: float = 60) -> Counter:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
+    consumer.subscribe([settings.response_topic])
+    seen: Counter = Counter()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not wanted <= set(seen):
+            msg = consumer.poll(1.0)
+            if msg is not None and not msg.error() and msg.key() and msg.key().decode() in wanted:
+                seen[msg.key().decode()] += 1
+    finally:
+        consumer.close()
+    return seen
+
+
+def hdfs_lines(settings) -> Counter:
+    client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
+    counts: Counter = Counter()
+    for name in client.list(settings.hdfs_predictions_path):
+        with client.read(f"{settings.hdfs_predictions_path}/{name}", encoding="utf-8") as reader:
+            for line in reader:
+                if line.strip():
+                    counts[json.loads(line)["UUID"]] += 1
+    return counts
+
+
+def test_deploy_dag_leaves_exactly_one_scorer(deployed, settings):
+    apps = [a for a in running_apps(settings) if a["state"] == "RUNNING"]
+    assert len(apps) == 1
+
+
+def test_valid_requests_reach_all_three_sinks_and_match_batch_scoring(deployed, db, settings):
+    batch = requests_batch(40)
+    produce(settings, batch)
+    uuids = [m["UUID"] for m in batch]
+    docs = wait_for_documents(db, settings, uuids)
+    assert set(docs) == set(uuids)
+    assert set(response_keys(settings, set(uuids))) == set(uuids)
+    lines = hdfs_lines(settings)
+    assert all(lines[u] == 1 for u in uuids)
+
+    for doc in docs.values():
+        assert 0.0 <= doc["Prediction"] <= 3.0
+        assert len(doc["Probabilities"]) == 4
+        assert doc["ModelVersion"] == ModelRegistry(db).current()["version"]
+        assert doc["Route"] == f"{doc['Origin']}-{doc['Dest']}"
+        assert doc["Distance"] > 0 and 1 <= doc["DayOfWeek"] <= 7
+
+    # the same rows through the same PipelineModel in batch give the same predictions
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import SparkSession
+
+    from flightdelay.model.registry import model_path
+
+    spark = SparkSession.builder.master("local[1]").appName("batch-check").config("spark.ui.enabled", "false").getOrCreate()
+    try:
+        version = next(iter(docs.values()))["ModelVersion"]
+        model = PipelineModel.load(model_path(version, settings))
+        columns = ["UUID", "Carrier", "Origin", "Dest", "Route", "DepDelay", "Distance", "DayOfMonth", "DayOfWeek", "DayOfYear"]
+        frame = spark.createDataFrame([tuple(d[c] for c in columns) for d in docs.values()], columns)
+        for row in model.transform(frame).select("UUID", "Prediction").collect():
+            assert docs[row["UUID"]]["Prediction"] == row["Prediction"]
+    finally:
+        spark.stop()
+
+
+def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, settings):
+    good = requests_batch(1)[0]
+    bad_uuid = str(uuid.uuid4())
+    malformed = [
+        b"this is not json",
+        b"[1, 2, 3]",
+        json.dumps({**good, "UUID": bad_uuid, "DepDelay": "late"}).encode(),
+        json.dumps({k: v for k, v in good.items() if k != "Origin"} | {"UUID": str(uuid.uuid4())}).encode(),
+        json.dumps({**good, "UUID": str(uuid.uuid4()), "Dest": "QQQ", "Distance": None}).encode(),
+    ]
+    marker = uuid.uuid4().hex
+    produce(settings, [m.replace(b"not json", f"not json {marker}".encode()) for m in malformed], raw=True)
+    after = requests_batch(1)
+    produce(settings, after)  # the job keeps running: a valid request after them is scored
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{marker}",
+                         "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer.subscribe([settings.dead_letter_topic])
+    letters = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and len(letters) < 5:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            letter = json.loads(msg.value())
+            if marker in (letter.get("payload") or "") or bad_uuid in (letter.get("payload") or "") or any(
+                m.decode() == letter.get("payload") for m in malformed[1:]
+            ):
+                letters.append(letter)
+    finally:
+        consumer.close()
+    reasons = " | ".join(letter["reason"] for letter in letters)
+    assert len(letters) == 5, reasons
+    assert "not valid JSON" in reasons and "not a JSON object" in reasons
+    assert "DepDelay" in reasons and "Origin" in reasons and "QQQ" in reasons
+    assert wait_for_documents(db, settings, [after[0]["UUID"]])
+    assert db[settings.predictions_collection].count_documents({"UUID": bad_uuid}) == 0
+
+
+def test_killed_driver_loses_nothing_and_doubles_nothing(deployed, db, settings):
+    scorer = ScoreStream(settings)
+    batch = requests_batch(400)
+    produce(settings, batch[:200])
+    time.sleep(2)  # mid-load
+    pid = scorer.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    produce(settings, batch[200:])  # sent while the scorer is down
+    scorer.start(log=print)  # resumes from its checkpoint on HDFS
+    uuids = [m["UUID"] for m in batch]
+    docs = wait_for_documents(db, settings, uuids, timeout=300)
+    assert len(docs) == len(uuids)
+    assert db[settings.predictions_collection].count_documents({"UUID": {"$in": uuids}}) == len(uuids)
+    lines = hdfs_lines(settings)
+    assert [u for u in uuids if lines[u] != 1] == []
+
+
+def test_promoted_version_is_used_without_restart(deployed, db, settings):
+    registry = ModelRegistry(db, settings)
+    current = registry.current()
+    other = next((v for v in registry.versions() if v["version"] != current["version"]), None)
+    if other is None:
+        pytest.skip("needs a second model version (test_training's gate test makes one)")
+    pid_before = ScoreStream(settings).pid()
+    registry.promote(other["version"], "test: hot reload")
+    try:
+        deadline = time.monotonic() + 120
+        version = None
+        while time.monotonic() < deadline and version != other["version"]:
+            request = requests_batch(1)
+            produce(settings, request)
+            version = wait_for_documents(db, settings, [request[0]["UUID"]])[request[0]["UUID"]]["ModelVersion"]
+        assert version == other["version"]
+        assert ScoreStream(settings).pid() == pid_before
+    finally:
+        registry.promote(current["version"], "test: restore")
