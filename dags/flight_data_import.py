@@ -17,7 +17,7 @@ every route in `origin_dest_distances` and checks the data before anything train
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -35,8 +35,7 @@ def _database():
 @dag(
     dag_id="flight_data_import",
     schedule="0 1 * * 1",  # Mondays 01:00 UTC, before the weekly retraining
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+    catchup=False,  # no start_date: the first run waits for the next scheduled time
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     params={

@@ -17,7 +17,7 @@ it answers: a canary request must come out in every sink.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task
 
@@ -39,8 +39,7 @@ def _poll(check, what: str, deadline: float = CANARY_DEADLINE_SECONDS, every: fl
 @dag(
     dag_id="flight_delay_streaming",
     schedule="@hourly",  # re-deploys after a crash; a no-op while the scorer runs
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+    catchup=False,  # no start_date: the first run waits for the next scheduled time
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["flightdelay", "streaming"],

@@ -18,7 +18,7 @@ Params: `num_trees`, `max_depth` (the book's baseline: 20 and 5), `holdout_weeks
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, get_current_context, task
@@ -40,8 +40,7 @@ def _registry():
 @dag(
     dag_id="flight_delay_training",
     schedule="0 3 * * 1",  # Mondays 03:00 UTC, after the weekly import
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+    catchup=False,  # no start_date: the first run waits for the next scheduled time
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
     params={

@@ -9,7 +9,7 @@ keeps exactly one instance running.
 One streaming query reads the request topic (from the earliest offset on the very first start,
 then from its checkpoint on HDFS, so requests sent while it was down are scored when it returns)
 and fans each micro-batch out in ``foreachBatch``: predictions to the response topic (key = UUID),
-MongoDB ``flight_delay_ml_response`` (upsert by UUID) and HDFS ``/user/predictions`` (one JSON
+MongoDB ``flight_delay_ml_response`` (once per UUID) and HDFS ``/user/predictions`` (one JSON
 Lines file per batch id); malformed requests to the dead-letter topic with the reason. The model
 is swapped between micro-batches when the training DAG promotes a new version.
 """
@@ -114,7 +114,7 @@ class Scorer:
             valid.append(prediction)
 
         self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
-        self.predictions.upsert(valid)
+        self.predictions.insert(valid)
         self.files.write_batch(batch_id, valid)
         self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
         seconds = time.monotonic() - started

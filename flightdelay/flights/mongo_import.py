@@ -118,6 +118,11 @@ class ImportReport:
     def rows_per_second(self) -> float:
         return self.rows_read / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def updated(self) -> int:
+        """Alias of ``already_present`` (the name used when every write was an upsert)."""
+        return self.already_present
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for an Airflow XCom or a log line)."""
         data = asdict(self)
@@ -355,12 +360,21 @@ VALUE_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# Codes: reported by how many distinct values they have rather than by min/max.
+CATEGORICAL_FIELDS = frozenset({"Carrier", "FlightNum", "Origin", "Dest", "Route"})
+
+
 @dataclass
 class FieldStats:
     nulls: int = 0
     minimum: Any = None
     maximum: Any = None
     out_of_range: int = 0
+    distinct: set[str] | None = field(default=None, repr=False)  # categorical fields only
+
+    @property
+    def distinct_count(self) -> int | None:
+        return None if self.distinct is None else len(self.distinct)
 
 
 @dataclass
@@ -380,16 +394,19 @@ class DataQualityReport:
     def null_rate(self, field_name: str) -> float:
         return self.fields[field_name].nulls / self.rows if self.rows else 0.0
 
+    def __str__(self) -> str:
+        return self.text()
+
     def text(self) -> str:
         lines = [
             f"data quality of {self.database}.{self.collection}: {'OK' if self.ok else 'FAILED'}",
             f"  rows {self.rows:,}; routes in distances collection {self.routes:,}",
-            f"  {'field':<11} {'null rate':>9} {'min':>12} {'max':>12} {'out of range':>12}",
+            f"  {'field':<11} {'null rate':>9} {'min':>12} {'max':>12} {'distinct':>9} {'out of range':>12}",
         ]
         for name, stats in self.fields.items():
             lines.append(
                 f"  {name:<11} {self.null_rate(name):>9.2%} {_fmt(stats.minimum):>12} "
-                f"{_fmt(stats.maximum):>12} {stats.out_of_range:>12,}"
+                f"{_fmt(stats.maximum):>12} {_fmt(stats.distinct_count):>9} {stats.out_of_range:>12,}"
             )
         total = sum(self.class_counts.values())
         shares = ", ".join(
@@ -408,6 +425,8 @@ def _fmt(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+        return f"{value:,}"  # counts; hhmm times and day numbers stay as written
     return str(value)
 
 
@@ -425,7 +444,9 @@ def assess_flights(
     max_null_rate: float = 0.0,
 ) -> DataQualityReport:
     """The quality checks over any iterable of flight documents (pure; no database)."""
-    fields = {name: FieldStats() for name in CANONICAL_FIELDS}
+    fields = {
+        name: FieldStats(distinct=set() if name in CATEGORICAL_FIELDS else None) for name in CANONICAL_FIELDS
+    }
     class_counts = {cls: 0 for cls in range(NUM_DELAY_CLASSES)}
     bad_dates = 0
     rows = 0
@@ -443,6 +464,10 @@ def assess_flights(
                     continue
                 if not bounds[0] <= value <= bounds[1]:
                     stats.out_of_range += 1
+            if stats.distinct is not None:
+                # Lexical min/max of codes says nothing; how many there are does (e.g. maxBins).
+                stats.distinct.add(str(value))
+                continue
             try:
                 if stats.minimum is None or value < stats.minimum:
                     stats.minimum = value

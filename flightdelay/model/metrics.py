@@ -45,6 +45,7 @@ def classification_metrics(matrix: list[list[int]]) -> dict:
         "accuracy": round(accuracy, 4),
         "weighted_f1": round(weighted_f1, 4),
         "per_class": per_class,
-        "confusion_matrix": matrix,
+        # rows keyed by the true class: FerretDB stores no nested arrays
+        "confusion_matrix": {str(k): row for k, row in enumerate(matrix)},
         "rows": total,
     }

@@ -2,7 +2,9 @@
 
 Every write is idempotent or de-duplicated downstream, because a micro-batch is replayed after a
 crash (Structured Streaming commits offsets only after foreachBatch returns):
-- MongoDB: upsert by UUID (``_id`` = UUID, plus a unique index on UUID);
+- MongoDB: ``_id`` = UUID (plus a unique index on UUID); a replayed prediction is a duplicate
+  key and is skipped. (Not an upsert: FerretDB v1 on SQLite scans the whole collection for each
+  upsert by _id, while a plain insert stays fast.)
 - HDFS: one JSON Lines file per batch id, overwritten on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
 A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost.
@@ -15,9 +17,13 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from confluent_kafka import Producer
-from pymongo import MongoClient, UpdateOne
+from pymongo import MongoClient
+from pymongo.errors import BulkWriteError
 
 from flightdelay.settings import Settings
+
+
+DUPLICATE_KEY = 11000
 
 
 class SinkError(RuntimeError):
@@ -65,12 +71,18 @@ class MongoSink:
         self.collection = self.client[settings.mongo_database][settings.predictions_collection]
         self.collection.create_index("UUID", unique=True)
 
-    def upsert(self, predictions: list[dict]) -> int:
+    def insert(self, predictions: list[dict]) -> int:
+        """Insert each prediction once; returns how many were new."""
         if not predictions:
             return 0
-        ops = [UpdateOne({"_id": p["UUID"]}, {"$set": p}, upsert=True) for p in predictions]
-        self.collection.bulk_write(ops, ordered=False)
-        return len(ops)
+        try:
+            result = self.collection.insert_many([{"_id": p["UUID"], **p} for p in predictions], ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+            if others:
+                raise SinkError(f"MongoDB refused {len(others)} predictions: {others[:3]}") from exc
+            return exc.details.get("nInserted", 0)
 
 
 class HdfsSink:

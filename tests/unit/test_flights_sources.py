@@ -384,7 +384,11 @@ def test_data_quality_passes_on_clean_data_and_lists_failures_otherwise() -> Non
     assert clean.ok, clean.text()
     assert clean.rows == len(records)
     assert sum(clean.class_counts.values()) == len(records)
+    assert clean.fields["Origin"].distinct_count == len({r["Origin"] for r in records}) == 3  # EWR, JFK, LGA
+    assert clean.fields["Origin"].minimum is None  # codes are counted, not ranged
+    assert clean.fields["ArrDelay"].minimum == min(r["ArrDelay"] for r in records)
     assert "OK" in clean.text()
+    assert str(clean) == clean.text()  # what the DAG task prints and returns
 
     broken = [dict(r) for r in records]
     broken[0]["DayOfWeek"] = 0
@@ -417,3 +421,4 @@ def test_import_report_summary() -> None:
     assert "excluded 2: cancelled 2" in report.summary()
     assert "e.g. bad FlightDate: '2013-02-30'" in report.summary()
     assert report.to_dict()["rejected_total"] == 1
+    assert report.updated == report.already_present == 0

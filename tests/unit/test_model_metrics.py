@@ -25,6 +25,7 @@ def test_metrics_by_hand():
     assert m["per_class"]["1"]["recall"] == pytest.approx(r1, abs=1e-4)
     assert m["per_class"]["2"]["support"] == 0
     assert m["per_class"]["3"]["label"] == "Very Late (30+ Minutes Late)"
+    assert m["confusion_matrix"]["1"] == [5, 5, 0, 0]
 
 
 def test_no_rows_is_an_error():
