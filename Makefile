@@ -12,6 +12,9 @@ FLIGHTDELAY := $(VENV)/bin/flightdelay
 PYTEST := $(VENV)/bin/python -m pytest
 JARS_STAMP := build/jars/.installed
 FERRETDB := build/bin/ferretdb
+NIFI_STAMP := build/nifi/.installed
+# NiFi 2.x and its NAR plugin need JDK 21+: the Temurin 25 JDK, for the NiFi build and process only
+NIFI_JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 
 # uv and Maven use the system CA store (the same one pip is configured with here).
 export UV_NATIVE_TLS := true
@@ -30,7 +33,7 @@ help:
 	@echo "make clean       stop and wipe var/ (all platform data)"
 	@echo "make distclean   clean, and remove the venv and build/ (jars, binaries)"
 
-install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB)
+install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB) $(NIFI_STAMP)
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION)"
@@ -50,7 +53,7 @@ lock: | $(UV)
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
 
 # Kafka, Hadoop and the Spark Kafka connector, resolved from Maven Central into build/jars/.
-$(JARS_STAMP): java/pom.xml $(wildcard java/*/pom.xml)
+$(JARS_STAMP): java/pom.xml $(filter-out java/nifi/pom.xml,$(wildcard java/*/pom.xml))
 	@echo "==> JVM services' jars (Maven Central, cached in ~/.m2)"
 	rm -rf build/jars.new
 	mvn -B -q -f java/pom.xml package -Djars.dir=$(CURDIR)/build/jars.new
@@ -62,6 +65,15 @@ $(JARS_STAMP): java/pom.xml $(wildcard java/*/pom.xml)
 $(FERRETDB): go/ferretdb/main.go go/ferretdb/go.mod go/ferretdb/go.sum
 	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"
 	cd go/ferretdb && go build -trimpath -o $(CURDIR)/$(FERRETDB) .
+
+# Apache NiFi 2.3.0 (lib/ + python/) assembled from Maven Central into build/nifi/ (nifi/README.md)
+$(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find java/nifi/login-provider/src -type f)
+	@echo "==> NiFi 2.3.0 from Maven Central (JDK $(NIFI_JAVA_HOME), cached in ~/.m2)"
+	rm -rf build/nifi.new
+	JAVA_HOME=$(NIFI_JAVA_HOME) mvn -B -q -f java/nifi/pom.xml package -Dnifi.home=$(CURDIR)/build/nifi.new -Dnifi.work=$(CURDIR)/build/nifi-maven
+	touch build/nifi.new/.installed
+	rm -rf build/nifi.old; if [ -d build/nifi ]; then mv build/nifi build/nifi.old; fi
+	mv build/nifi.new build/nifi; rm -rf build/nifi.old
 
 # start the services only (what the tests need)
 start: install

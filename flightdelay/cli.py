@@ -54,6 +54,10 @@ def _credentials() -> dict:
             "user": settings.airflow_user,
             "password": airflow_secrets(settings)["password"],
         }
+    if (settings.secrets_dir / "nifi.json").exists():
+        from flightdelay.embedded.nifi import nifi_credentials
+
+        creds["nifi"] = nifi_credentials(settings)
     return creds
 
 

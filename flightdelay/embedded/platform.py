@@ -15,6 +15,7 @@ from flightdelay.embedded.base import Service, ServiceError, ServiceStatus
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
+from flightdelay.embedded.nifi import NiFi
 from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
 from flightdelay.settings import Settings, get_settings
@@ -27,6 +28,7 @@ def all_services(settings: Settings | None = None) -> list[Service]:
         Kafka(settings),
         NameNode(settings),
         DataNode(settings),
+        NiFi(settings),
         *cluster_services(settings),
         *airflow_services(settings),
         ScoreStream(settings),
@@ -92,9 +94,24 @@ def up(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -
     return time.monotonic() - started
 
 
+def dependants(services: list[Service], names: Iterable[str]) -> list[Service]:
+    """The named services and every service that depends on them, directly or not."""
+    chosen = set(names)
+    grew = True
+    while grew:
+        extra = {s.name for s in services if s.name not in chosen and chosen & set(s.depends_on)}
+        chosen |= extra
+        grew = bool(extra)
+    return [s for s in services if s.name in chosen]
+
+
 def down(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -> None:
-    """Stop in reverse start order, so nothing loses a dependency while it still runs."""
-    services = select(all_services(), names)
+    """Stop in reverse start order, so nothing loses a dependency while it still runs. Stopping a
+    service stops what depends on it, never what it depends on."""
+    services = all_services()
+    if names:
+        select(services, names)  # names unknown services
+        services = dependants(services, names)
     for wave in reversed(waves(services)):
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:
             list(pool.map(lambda s: s.stop(log), wave))

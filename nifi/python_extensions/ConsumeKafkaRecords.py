@@ -11,9 +11,10 @@ offsets of a batch are committed to the consumer group only once NiFi has commit
 at the start of the next run, or when the processor is stopped. So a batch is never lost. If NiFi
 dies between those two points, the next run starts again from the same positions and reads the
 same records plus any newer ones: the FlowFile gets the same `filename` (it is derived from the
-start positions), so a sink that replaces by name keeps each record once.
+topic's id and the start positions), so a sink that replaces by name keeps each record once.
 """
 
+import hashlib
 import json
 import time
 
@@ -82,6 +83,8 @@ class ConsumeKafkaRecords(FlowFileSource):
         self.group_id = None
         self.max_per_partition = 10000
         self.prefix = "predictions"
+        self.offset_reset = "earliest"
+        self.topic_tag = None  # identifies this incarnation of the topic in file names
         self.positions = {}  # partition -> offset of the next record to emit
         self.pending = {}  # partition -> offset to commit once the last batch is committed in NiFi
 
@@ -103,8 +106,10 @@ class ConsumeKafkaRecords(FlowFileSource):
         self.group_id = context.getProperty(self.GROUP_ID).getValue()
         self.max_per_partition = context.getProperty(self.MAX_PER_PARTITION).asInteger()
         self.prefix = context.getProperty(self.FILENAME_PREFIX).getValue()
+        self.offset_reset = context.getProperty(self.OFFSET_RESET).getValue()
         self.positions = {}
         self.pending = {}
+        self.topic_tag = None
         self.consumer = Consumer(
             {
                 "bootstrap.servers": context.getProperty(self.BROKERS).getValue(),
@@ -112,7 +117,7 @@ class ConsumeKafkaRecords(FlowFileSource):
                 "client.id": f"nifi-{self.identifier}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
-                "auto.offset.reset": context.getProperty(self.OFFSET_RESET).getValue(),
+                "auto.offset.reset": self.offset_reset,
                 "log_level": 3,
             }
         )
@@ -129,7 +134,7 @@ class ConsumeKafkaRecords(FlowFileSource):
             consumer.close()
 
     def _on_assign(self, consumer, partitions):
-        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+        from confluent_kafka import TopicPartition
 
         committed = consumer.committed(partitions, timeout=10)
         for tp in committed:
@@ -137,21 +142,17 @@ class ConsumeKafkaRecords(FlowFileSource):
             if tp.offset >= 0:
                 start = max(tp.offset, low)
             else:
-                start = low if self._reset() == "earliest" else high
+                start = low if self.offset_reset == "earliest" else high
             self.positions[tp.partition] = start
         consumer.assign(
             [TopicPartition(self.topic, p, self.positions[p]) for p in sorted(self.positions)]
         )
-        del OFFSET_BEGINNING, OFFSET_END
 
     def _on_revoke(self, consumer, partitions):
         for tp in partitions:
             self.positions.pop(tp.partition, None)
             self.pending.pop(tp.partition, None)
         consumer.unassign()
-
-    def _reset(self):
-        return "earliest" if self.OFFSET_RESET.default_value == "earliest" else "latest"
 
     def _commit_pending(self, consumer):
         if not self.pending:
@@ -183,6 +184,8 @@ class ConsumeKafkaRecords(FlowFileSource):
                 end[partition] = min(high, offset + self.max_per_partition)
             if all(end[p] <= start[p] for p in start):
                 return None
+            if self.topic_tag is None:
+                self.topic_tag = self._topic_tag(context)
             by_partition = self._read(consumer, start, end, deadline=time.monotonic() + 30.0)
         except KafkaException as exc:
             self.logger.warn(f"Kafka not reachable, will retry: {exc}")
@@ -210,7 +213,7 @@ class ConsumeKafkaRecords(FlowFileSource):
         if not records:
             return None  # only junk: its offsets are committed at the next run
 
-        name = self.prefix + "-" + "_".join(f"p{p}-{start[p]}" for p in sorted(start)) + ".json"
+        name = f"{self.prefix}-{self.topic_tag}-" + "_".join(f"p{p}-{start[p]}" for p in sorted(start)) + ".json"
         content = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records) + "\n]\n"
         attributes = {
             "filename": name,
@@ -224,16 +227,22 @@ class ConsumeKafkaRecords(FlowFileSource):
         }
         return FlowFileSourceResult(relationship="success", attributes=attributes, contents=content)
 
+    def _topic_tag(self, context):
+        """8 hex digits of the topic's id: a topic deleted and created again restarts its offsets,
+        and its batches must not take the names of the old topic's files."""
+        from confluent_kafka import TopicCollection
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": context.getProperty(self.BROKERS).getValue(), "log_level": 3})
+        description = admin.describe_topics(TopicCollection([self.topic]))[self.topic].result(timeout=10)
+        return hashlib.sha1(str(description.topic_id).encode()).hexdigest()[:8]
+
     def _wait_for_assignment(self, consumer, timeout):
         # the group join happens inside poll(); nothing is fetched before _on_assign has run
+        # (a record fetched by the same poll is dropped: _read seeks back to the start positions)
         deadline = time.monotonic() + timeout
         while not self.positions and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                # a record fetched in the same poll as the assignment: read it again in the batch
-                from confluent_kafka import TopicPartition
-
-                consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+            consumer.poll(0.5)
 
     def _read(self, consumer, start, end, deadline):
         """Records [start, end) of each partition, as {partition: [(offset, value)]}."""

@@ -44,3 +44,10 @@ def test_unknown_service_is_named(services):
 def test_ports_are_distinct(services):
     ports = [p for s in services for p in s.ports()]
     assert len(ports) == len(set(ports))
+
+
+def test_stopping_a_service_stops_its_dependants_only(services):
+    stopped = {s.name for s in platform.dependants(services, ["hdfs-namenode"])}
+    assert {"hdfs-namenode", "hdfs-datanode", "score-stream"} <= stopped
+    assert "kafka" not in stopped and "ferretdb" not in stopped
+    assert {s.name for s in platform.dependants(services, ["score-stream"])} == {"score-stream"}
