@@ -13,6 +13,7 @@ PYTEST := $(VENV)/bin/python -m pytest
 JARS_STAMP := build/jars/.installed
 FERRETDB := build/bin/ferretdb
 NIFI_STAMP := build/nifi/.installed
+CHROMIUM := /usr/bin/chromium
 # NiFi 2.x and its NAR plugin need JDK 21+: the Temurin 25 JDK, for the NiFi build and process only
 NIFI_JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 
@@ -75,6 +76,10 @@ $(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find ja
 	rm -rf build/nifi.old; if [ -d build/nifi ]; then mv build/nifi build/nifi.old; fi
 	mv build/nifi.new build/nifi; rm -rf build/nifi.old
 
+# Debian's Chromium for the browser test (Playwright drives it; it downloads no browser)
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
+
 # start the services only (what the tests need)
 start: install
 	$(FLIGHTDELAY) up
@@ -92,11 +97,11 @@ status:
 test-unit: $(VENV)/.installed
 	$(PYTEST) tests/unit -q -m "not slow"
 
-test-integration: start
+test-integration: start $(CHROMIUM)
 	$(PYTEST) tests/integration -q
 
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
-test: start
+test: start $(CHROMIUM)
 	$(PYTEST) tests -q -p no:cacheprovider
 
 clean: down

@@ -18,6 +18,7 @@ from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.nifi import NiFi
 from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
+from flightdelay.embedded.web import FlaskApp
 from flightdelay.settings import Settings, get_settings
 
 
@@ -31,6 +32,7 @@ def all_services(settings: Settings | None = None) -> list[Service]:
         NiFi(settings),
         *cluster_services(settings),
         *airflow_services(settings),
+        FlaskApp(settings),
         ScoreStream(settings),
     ]
 

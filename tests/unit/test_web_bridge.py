@@ -1,0 +1,100 @@
+"""The response cache, the stream subscriptions and the shape of a served prediction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from flightdelay.flights.labels import DELAY_LABELS
+from flightdelay.web.kafka_bridge import (
+    PredictionCache,
+    Subscribers,
+    normalize_uuid,
+    prediction_view,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_cache_forgets_the_oldest_beyond_its_size():
+    cache = PredictionCache(max_entries=3, ttl_s=60)
+    for key in "abcd":
+        cache.put(key, {"k": key})
+    assert cache.get("a") is None
+    assert [cache.get(k)["k"] for k in "bcd"] == ["b", "c", "d"]
+    assert len(cache) == 3
+
+
+def test_a_repeated_answer_replaces_the_first_and_counts_once():
+    cache = PredictionCache(max_entries=2, ttl_s=60)
+    cache.put("a", {"n": 1})
+    cache.put("b", {"n": 1})
+    cache.put("a", {"n": 2})  # at-least-once delivery: the same UUID again
+    cache.put("c", {"n": 1})  # evicts b, the least recently stored
+    assert cache.get("a") == {"n": 2}
+    assert cache.get("b") is None
+
+
+def test_the_cache_forgets_after_its_ttl():
+    clock = Clock()
+    cache = PredictionCache(max_entries=10, ttl_s=5, clock=clock)
+    cache.put("a", {})
+    clock.now = 4.9
+    assert cache.get("a") == {}
+    clock.now = 5.1
+    assert cache.get("a") is None
+    assert len(cache) == 0
+
+
+def test_subscribers_get_only_their_uuid_and_leave_no_trace():
+    subs = Subscribers()
+    mine, other = subs.subscribe("u1"), subs.subscribe("u2")
+    assert subs.notify("u1", {"x": 1}) == 1
+    assert mine.get_nowait() == {"x": 1}
+    assert other.empty()
+    subs.unsubscribe("u1", mine)
+    subs.unsubscribe("u2", other)
+    assert len(subs) == 0
+    assert subs.notify("u1", {}) == 0
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("0b3c9a4e-3f5e-4b8a-9d55-2f1f8a6f7c11", "0b3c9a4e-3f5e-4b8a-9d55-2f1f8a6f7c11"),
+        (b"0B3C9A4E-3F5E-4B8A-9D55-2F1F8A6F7C11", "0b3c9a4e-3f5e-4b8a-9d55-2f1f8a6f7c11"),
+        ("nope", None),
+        (None, None),
+        (b"\xff", None),
+    ],
+)
+def test_uuids_are_normalized(raw, expected):
+    assert normalize_uuid(raw) == expected
+
+
+def test_a_stored_prediction_is_served_as_plain_json():
+    key = str(uuid.uuid4())
+    stored = {
+        "_id": key,
+        "UUID": key,
+        "Prediction": 3.0,
+        "Probabilities": (0.1, 0.1, 0.2, 0.6),
+        "ScoredAt": datetime(2024, 1, 1, tzinfo=timezone.utc),
+    }
+    view = prediction_view(stored)
+    assert "_id" not in view
+    assert view["PredictionLabel"] == DELAY_LABELS[3]
+    assert view["Probabilities"] == [0.1, 0.1, 0.2, 0.6]
+    assert view["ScoredAt"] == "2024-01-01T00:00:00+00:00"
+
+
+def test_a_given_label_is_kept():
+    assert prediction_view({"Prediction": 1.0, "PredictionLabel": "x"})["PredictionLabel"] == "x"
