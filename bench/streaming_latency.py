@@ -38,17 +38,24 @@ class ResponseWatcher:
         self.consumer.subscribe([settings.response_topic])
         self.arrived: dict[str, float] = {}
         self._stop = threading.Event()
+        self._assigned = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.consumer.assignment() and time.monotonic() < deadline:
-            time.sleep(0.1)  # partitions assigned: from now on nothing is missed
+        # partitions assigned: from now on nothing is missed (the consumer is used by its thread only)
+        if not self._assigned.wait(60):
+            raise SystemExit("the response topic's partitions were never assigned: is Kafka up?")
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for msg in self.consumer.consume(1000, timeout=0.1):
+            messages = self.consumer.consume(1000, timeout=0.1)
+            if not self._assigned.is_set() and self.consumer.assignment():
+                # "latest" is resolved lazily: pin the current end offsets before anything is sent
+                for tp in self.consumer.assignment():
+                    self.consumer.position([tp])
+                self._assigned.set()
+            for msg in messages:
                 if not msg.error() and msg.key():
                     self.arrived.setdefault(msg.key().decode(), time.perf_counter())
 
