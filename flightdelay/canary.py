@@ -17,31 +17,35 @@ def canary_request() -> dict:
     return new_request(fields)
 
 
-def find_on_response_topic(uuid: str, timeout: float = 30.0) -> dict | None:
-    """Read the response topic from the start (a throw-away group) until the UUID's answer."""
+def find_by_key(topic: str, key: str, timeout: float = 30.0) -> bytes | None:
+    """Read a topic from its start (a throw-away consumer group) until a record with this key;
+    its value, or None after the timeout."""
     from confluent_kafka import Consumer
 
-    settings = get_settings()
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"canary-{uuid}",
+            "bootstrap.servers": get_settings().kafka_bootstrap,
+            "group.id": f"find-{key}-{time.monotonic_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([settings.response_topic])
+    consumer.subscribe([topic])
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = consumer.poll(1.0)
-            if msg is None or msg.error():
-                continue
-            if msg.key() == uuid.encode():
-                return json.loads(msg.value())
+            if msg is not None and not msg.error() and msg.key() == key.encode():
+                return msg.value()
         return None
     finally:
         consumer.close()
+
+
+def find_on_response_topic(uuid: str, timeout: float = 30.0) -> dict | None:
+    """The scorer's answer to a request, from the response topic."""
+    value = find_by_key(get_settings().response_topic, uuid, timeout)
+    return json.loads(value) if value is not None else None
 
 
 def find_in_hdfs(client, folder: str, uuid: str, newest: int = 20) -> str | None:

@@ -7,10 +7,11 @@ import uuid
 from pathlib import Path
 
 import psutil
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from hdfs import InsecureClient
 from pymongo import MongoClient
 
+from flightdelay.canary import find_by_key
 from flightdelay.embedded import platform
 
 DATA_SERVICES = ["ferretdb", "kafka", "hdfs-namenode", "hdfs-datanode"]
@@ -38,20 +39,8 @@ def test_down_then_up_keeps_kafka_hdfs_and_mongo_data(settings):
         assert reader.read() == marker
     with MongoClient(settings.mongo_uri) as client:
         assert client["integration_tests"]["restart"].find_one({"_id": marker}) == {"_id": marker}
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": marker, "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([settings.dead_letter_topic])
-    try:
-        seen = False
-        for _ in range(60):
-            msg = consumer.poll(1.0)
-            if msg is not None and not msg.error() and msg.key() == marker.encode():
-                seen = True
-                break
-        assert seen, "the Kafka message did not survive the restart"
-    finally:
-        consumer.close()
+    seen = find_by_key(settings.dead_letter_topic, marker, timeout=60)
+    assert seen == marker.encode(), "the Kafka message did not survive the restart"
 
 
 def _our_processes(var_dir: Path) -> list[str]:
