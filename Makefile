@@ -14,6 +14,7 @@ JARS_STAMP := build/jars/.installed
 FERRETDB := build/bin/ferretdb
 NIFI_STAMP := build/nifi/.installed
 CHROMIUM := /usr/bin/chromium
+DOCKER_COMPOSE := /usr/bin/docker-compose
 # NiFi 2.x and its NAR plugin need JDK 21+: the Temurin 25 JDK, for the NiFi build and process only
 NIFI_JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 
@@ -80,6 +81,10 @@ $(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find ja
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
 
+# Debian's docker-compose validates docker-compose.yml offline (tests/unit/test_compose.py); no engine
+$(DOCKER_COMPOSE):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose
+
 # start the services only (what the tests need)
 start: install
 	$(FLIGHTDELAY) up
@@ -101,7 +106,7 @@ test-integration: start $(CHROMIUM)
 	$(PYTEST) tests/integration -q
 
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
-test: start $(CHROMIUM)
+test: start $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(PYTEST) tests -q -p no:cacheprovider
 
 clean: down

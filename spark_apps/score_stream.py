@@ -20,20 +20,23 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pymongo import MongoClient
 from pyspark.ml import PipelineModel
-from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
 
 from flightdelay.contract import label_of
 from flightdelay.flights.geo import load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
 from flightdelay.scoring.model_holder import ModelHolder
-from flightdelay.scoring.requests import PARSED_COLUMNS, PARSED_SCHEMA, parser
+from flightdelay.scoring.requests import PARSED_COLUMNS, parse_record
+from flightdelay.scoring.serving import ServingModel, serving_model
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, dead_letter
 from flightdelay.settings import get_settings
 
@@ -58,19 +61,15 @@ class Scorer:
         self.models = ModelHolder(current_version=self._current_version, load=self._load_model, log=log)
         self.kafka = KafkaSink(self.settings)
         self.predictions = MongoSink(self.settings)
-        self.files = HdfsSink(self.settings)
+        self.files = HdfsSink(self.settings, spark, staging=self.settings.var_dir / "score-stream" / "staging")
+        self.stores = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sink")
         self.airports = dict(load_airports())
         self.known_distances: dict = {}
         self.distances_loaded_at = 0.0
         self.heartbeat = heartbeat
 
-    def _load_model(self, version: str) -> PipelineModel:
-        """Load a version and score one row with it, so its first real batch pays no warm-up."""
-        model = PipelineModel.load(model_path(version, self.settings))
-        row = {"Carrier": "AA", "Origin": "JFK", "Dest": "LAX", "Route": "JFK-LAX", "DepDelay": 0.0,
-               "Distance": 2475.0, "DayOfMonth": 1.0, "DayOfWeek": 1.0, "DayOfYear": 1.0}  # fmt: skip
-        model.transform(self.spark.createDataFrame([row])).select("Prediction").collect()
-        return model
+    def _load_model(self, version: str) -> ServingModel:
+        return serving_model(self.spark, version, PipelineModel.load(model_path(version, self.settings)), log)
 
     def _current_version(self) -> str | None:
         current = self.registry.current()
@@ -88,50 +87,96 @@ class Scorer:
             self.heartbeat.write_text(json.dumps(state))
 
     def score(self, batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        loaded = self.models.get()
-        parsed = batch.select("value", "timestamp", "topic", "partition", "offset").mapInPandas(
-            parser(self.reference_data(), self.airports), PARSED_SCHEMA
-        )
-        # Invalid rows ride along with neutral features (the assembler refuses nulls) and are
-        # split off after one Spark job, instead of running the batch twice.
-        neutral = parsed.fillna({"Carrier": "", "Origin": "", "Dest": "", "Route": ""}).fillna(0.0)
-        scored = loaded.model.transform(neutral).select(
-            *REQUEST_OUTPUT, "error", "payload", "source", "Prediction",
-            vector_to_array("Probability").alias("Probabilities"),
-        )  # fmt: skip
-        rows = [r.asDict() for r in scored.collect()]
+        clock = PhaseClock()
+        model = self.models.get().model
+        # the executors read the batch from Kafka; the driver parses and scores it (see serving)
+        records = batch.select("value", F.unix_micros("timestamp").alias("produced_us"), "topic", "partition", "offset").collect()
+        clock.lap("read")
+        known_distances = self.reference_data()
+        rows = [parse_record(r["value"], produced_at(r["produced_us"]), known_distances, self.airports) for r in records]
+        for row, record in zip(rows, records):
+            row["source"] = f"{record['topic']}:{record['partition']}:{record['offset']}"
+        valid_rows = [r for r in rows if not r["error"]]
+        invalid = [r for r in rows if r["error"]]
+        clock.lap("parse")
+        scores = model.predict(valid_rows)
+        clock.lap("score")
         scored_at = datetime.now(timezone.utc).isoformat()
-        valid, invalid = [], []
-        for row in rows:
-            if row["error"]:
-                invalid.append(row)
-                continue
-            prediction = {k: row[k] for k in REQUEST_OUTPUT if row[k] is not None}
-            prediction.update(
-                Prediction=float(row["Prediction"]),
-                PredictionLabel=label_of(row["Prediction"]),
-                Probabilities=[round(p, 6) for p in row["Probabilities"]],
-                ModelVersion=loaded.version,
-                ScoredAt=scored_at,
-            )
-            valid.append(prediction)
+        valid = [prediction(row, p, probs, model.version, scored_at) for row, (p, probs) in zip(valid_rows, scores)]
 
-        # the response topic first: it is what a waiting user sees. If a later sink fails, the
-        # batch is replayed and the responses sent again (at-least-once, keyed by UUID).
+        # The three sinks at once; all must succeed before Spark commits the batch. If one fails
+        # the batch is replayed: MongoDB skips what it has, HDFS replaces the batch's file and
+        # the responses are sent again (at-least-once, keyed by UUID).
+        stored = [self.stores.submit(self.predictions.insert, valid), self.stores.submit(self.files.write_batch, batch_id, valid)]
         self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
         self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
-        self.predictions.insert(valid)
-        self.files.write_batch(batch_id, valid)
-        seconds = time.monotonic() - started
-        log(f"batch {batch_id}: {len(valid)} scored, {len(invalid)} dead-lettered, model {loaded.version}, {seconds:.2f}s")
-        self.beat(state="running", batch_id=batch_id, model=loaded.version, scored=len(valid))
+        clock.lap("kafka")
+        for future in stored:
+            future.result()
+        clock.lap("mongo+hdfs")
+        log(f"batch {batch_id}: {len(valid)} scored, {len(invalid)} dead-lettered, model {model.version} ({model.engine}), {clock}")
+        self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine, scored=len(valid))
+
+
+class PhaseClock:
+    """Milliseconds spent in each phase of a batch, for the log line."""
+
+    def __init__(self):
+        self.started = self.mark = time.monotonic()
+        self.phases: list[str] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.phases.append(f"{name} {(now - self.mark) * 1000:.0f}")
+        self.mark = now
+
+    def __str__(self) -> str:
+        return f"{(time.monotonic() - self.started) * 1000:.0f} ms ({', '.join(self.phases)})"
+
+
+def produced_at(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
+
+
+def prediction(row: dict, label: float, probabilities: list[float], version: str, scored_at: str) -> dict:
+    """The response record: the completed request, the class, its probabilities, who made it."""
+    record = {k: row[k] for k in REQUEST_OUTPUT if row[k] is not None}
+    record.update(
+        Prediction=label,
+        PredictionLabel=label_of(label),
+        Probabilities=[round(p, 6) for p in probabilities],
+        ModelVersion=version,
+        ScoredAt=scored_at,
+    )
+    return record
+
+
+class SlowBatchReporter(StreamingQueryListener):
+    """Logs where the engine's time went (offset log, commit log, planning) in a slow batch."""
+
+    SLOW_MS = 1000
+
+    def onQueryStarted(self, event) -> None:
+        pass
+
+    def onQueryIdle(self, event) -> None:
+        pass
+
+    def onQueryTerminated(self, event) -> None:
+        pass
+
+    def onQueryProgress(self, event) -> None:
+        progress = event.progress
+        durations = dict(progress.durationMs)
+        if durations.get("triggerExecution", 0) >= self.SLOW_MS:
+            log(f"slow batch {progress.batchId}: {progress.numInputRows} rows, engine ms {durations}")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser_ = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser_.add_argument("--max-offsets-per-trigger", type=int, default=20_000)
     parser_.add_argument("--trigger-seconds", type=float, default=0.0, help="0: start the next batch at once")
+    parser_.add_argument("--polling-ms", type=int, default=50, help="idle wait before looking for new requests")
     parser_.add_argument("--heartbeat", type=Path, default=None, help="a file updated after every batch")
     return parser_.parse_args(argv)
 
@@ -142,6 +187,9 @@ def main(argv: list[str]) -> int:
     spark = (
         SparkSession.builder.appName(APP_NAME)
         .config("spark.sql.shuffle.partitions", "2")
+        # how long an idle query sleeps before asking Kafka again: 10 ms by default, which kept
+        # a third of a core busy doing nothing
+        .config("spark.sql.streaming.pollingDelay", f"{args.polling_ms}ms")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
         .getOrCreate()
     )
@@ -157,6 +205,9 @@ def main(argv: list[str]) -> int:
         .option("subscribe", settings.request_topic)
         .option("startingOffsets", "earliest")  # first start only; then the checkpoint decides
         .option("failOnDataLoss", "false")
+        # the executors' consumers keep a fetch in flight; the broker holds one that finds no
+        # data for fetch.max.wait.ms (500 ms by default) and the next batch's read waits for it
+        .option("kafka.fetch.max.wait.ms", "10")
         .option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)
         .load()
     )
@@ -167,6 +218,7 @@ def main(argv: list[str]) -> int:
     )
     if args.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{args.trigger_seconds} seconds")
+    spark.streams.addListener(SlowBatchReporter())
     query = writer.start()
     scorer.beat(state="running", model=loaded.version)
     log(f"query {query.id} started on {settings.request_topic}")

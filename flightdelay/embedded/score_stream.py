@@ -56,7 +56,7 @@ class ScoreStream(Service):
             "--jars", ",".join(kafka_connector_jars(s)),
             "--driver-memory", "1g",
             "--executor-memory", "1g",
-            "--conf", "spark.cores.max=2",
+            "--conf", "spark.cores.max=1",  # the other worker stays free for training and batch jobs
             "--conf", "spark.streaming.stopGracefullyOnShutdown=true",
             str(PROJECT_ROOT / "spark_apps" / "score_stream.py"),
             "--heartbeat", str(self.heartbeat_file),

@@ -1,16 +1,14 @@
 """From raw Kafka request records to validated, completed requests or dead letters.
 
-Runs on the executors through ``mapInPandas``: the same ``flightdelay.contract`` rules as the
-Flask front end, so a request is judged the same wherever it comes from.
+Runs in the streaming driver on each micro-batch's records: the same ``flightdelay.contract``
+rules as the Flask front end, so a request is judged the same wherever it comes from.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Iterator, Mapping
-
-import pandas as pd
+from typing import Mapping
 
 from flightdelay.contract import InvalidRequest, complete_request
 
@@ -34,7 +32,6 @@ PARSED_COLUMNS = {
     "payload": "string",
     "source": "string",
 }
-PARSED_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in PARSED_COLUMNS.items())
 
 
 def parse_record(
@@ -69,25 +66,3 @@ def parse_record(
             row[name] = clean[name]
     row["error"] = ""
     return row
-
-
-def parser(known_distances: Mapping[tuple[str, str], float], airports: Mapping):
-    """A mapInPandas function closing over the reference data (shipped once per task)."""
-
-    def parse_batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for frame in frames:
-            rows = []
-            for value, timestamp, topic, partition, offset in zip(
-                frame["value"], frame["timestamp"], frame["topic"], frame["partition"], frame["offset"]
-            ):
-                produced = pd.Timestamp(timestamp).to_pydatetime() if timestamp is not None else None
-                if produced is not None and produced.tzinfo is None:
-                    produced = produced.replace(tzinfo=timezone.utc)
-                row = parse_record(value, produced, known_distances, airports)
-                row["source"] = f"{topic}:{partition}:{offset}"
-                rows.append(row)
-            yield pd.DataFrame(rows, columns=list(PARSED_COLUMNS)).astype(
-                {n: ("float64" if k == "double" else "object") for n, k in PARSED_COLUMNS.items()}
-            )
-
-    return parse_batches

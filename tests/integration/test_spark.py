@@ -3,7 +3,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
+import pytest
+
+from flightdelay.embedded import platform
 from flightdelay.embedded.spark import master_state, spark_environment
 
 WHERE_TASKS_RUN = r"""
@@ -32,7 +36,23 @@ def test_master_has_two_alive_workers_with_one_core_each(settings):
     assert all(w["cores"] == 1 for w in alive)
 
 
-def test_job_runs_on_executors_of_both_workers(settings, tmp_path):
+@pytest.fixture
+def both_workers_free(settings):
+    """This check needs a core on each worker. The streaming scorer holds one while it runs
+    (deployed by `make up` or the hourly DAG): it is stopped for the check and started again."""
+    scorer = platform.service("score-stream")
+    was_running = scorer.pid() is not None
+    if was_running:
+        scorer.stop(log=lambda line: None)
+    deadline = time.monotonic() + 120
+    while any(w["coresused"] for w in master_state(settings)["workers"]) and time.monotonic() < deadline:
+        time.sleep(2)
+    yield
+    if was_running:
+        scorer.start(log=lambda line: None)
+
+
+def test_job_runs_on_executors_of_both_workers(settings, tmp_path, both_workers_free):
     script = tmp_path / "where.py"
     script.write_text(WHERE_TASKS_RUN)
     result = subprocess.run(
@@ -42,7 +62,7 @@ def test_job_runs_on_executors_of_both_workers(settings, tmp_path):
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, f"{result.stderr[-3000:]}\nmaster: {master_state(settings)}"
     dirs = [line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("EXECUTOR_DIR")]
     workers = {d.split("/spark/")[1].split("/")[0] for d in dirs}
     assert workers == {"spark-worker-1", "spark-worker-2"}, dirs

@@ -66,3 +66,61 @@ def test_one_pipeline_model_scores_known_and_unseen_categories(spark, tmp_path):
     # the saved model carries the indexers: the same row scores the same before and after saving
     again = model.transform(unseen).first()
     assert list(again["Probability"]) == pytest.approx(list(scored["Probability"]))
+
+
+def synthetic_rows(count: int, seed: int = 3):
+    """Flights whose delay depends on carrier, route and departure delay, so that the forest
+    splits on categories and thresholds."""
+    import random
+
+    rng = random.Random(seed)
+    carriers, airports = ["AA", "B6", "UA", "DL", "WN"], ["JFK", "LGA", "EWR", "BOS", "ORD", "ATL", "SFO"]
+    rows = []
+    for _ in range(count):
+        origin, dest = rng.sample(airports, 2)
+        carrier = rng.choice(carriers)
+        dep = rng.uniform(-20, 120)
+        arr = dep + (25 if carrier in ("B6", "WN") else -10) + (15 if dest in ("ORD", "SFO") else 0) + rng.gauss(0, 10)
+        rows.append((carrier, origin, dest, dep, rng.uniform(150, 2600), rng.randint(1, 28), rng.randint(1, 7), rng.randint(1, 365), arr))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fitted(spark):
+    from flightdelay.model.features import ForestParams, add_label, build_pipeline, max_categories
+
+    train = add_label(frame(spark, synthetic_rows(600)))
+    return build_pipeline(ForestParams(num_trees=8, max_depth=5), max_categories(train)).fit(train)
+
+
+def test_numpy_scoring_equals_transform_on_probing_and_unseen_rows(spark, fitted):
+    from flightdelay.model.compiled import compile_pipeline, probe_rows
+    from flightdelay.scoring.serving import differences, spark_predictor
+
+    compiled = compile_pipeline(fitted)
+    assert any(t.left_categories.any() for t in compiled.trees), "the test forest has no categorical split"
+    rows = probe_rows(compiled) + [
+        {"Carrier": c, "Origin": o, "Dest": d, "Route": f"{o}-{d}", "DepDelay": dep, "Distance": dist,
+         "DayOfMonth": float(dom), "DayOfWeek": float(dow), "DayOfYear": float(doy)}
+        for c, o, d, dep, dist, dom, dow, doy, _ in synthetic_rows(200, seed=9)
+    ] + [{"Carrier": "ZZ", "Origin": "XXX", "Dest": "YYY", "Route": "XXX-YYY", "DepDelay": 5.0,
+          "Distance": 500.0, "DayOfMonth": 7.0, "DayOfWeek": 1.0, "DayOfYear": 7.0}]  # fmt: skip
+    assert differences(compiled.predict(rows), spark_predictor(spark, fitted)(rows), rows) == []
+
+
+def test_a_compiled_model_that_disagrees_is_not_served(spark, fitted, monkeypatch):
+    import dataclasses
+
+    from flightdelay.model import compiled as compiled_module
+    from flightdelay.scoring import serving
+
+    real = compiled_module.compile_pipeline(fitted)
+    broken_tree = dataclasses.replace(real.trees[0], threshold=real.trees[0].threshold + 7.5)
+    broken = dataclasses.replace(real, trees=(broken_tree, *real.trees[1:]))
+    monkeypatch.setattr(serving, "compile_pipeline", lambda model: broken)
+    messages = []
+    assert serving.serving_model(spark, "v-broken", fitted, log=messages.append).engine == "spark"
+    assert "differs" in messages[0]
+    # the real compiler serves a faithful model
+    monkeypatch.setattr(serving, "compile_pipeline", compiled_module.compile_pipeline)
+    assert serving.serving_model(spark, "v-ok", fitted, log=messages.append).engine == "numpy"

@@ -1,0 +1,72 @@
+"""One-shot set-up jobs of the compose deployment, each the embedded platform's own code.
+
+    python docker/platform/init_jobs.py kafka-topics   request, response and dead-letter topics
+    python docker/platform/init_jobs.py hdfs-folders   predictions, models, checkpoints, NiFi folders
+    python docker/platform/init_jobs.py nifi-flow      nifi/prediction_flow.json applied to NiFi
+
+Each job is idempotent and exits non-zero with the reason when it cannot finish, so a dependant
+that waits for `service_completed_successfully` never starts on a half-made platform. The first
+import, training and scorer deployment are `python -m flightdelay.cli bootstrap` (the `bootstrap`
+service), exactly as `make up` runs them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from flightdelay.settings import Settings, get_settings
+
+# NiFi's certificate, exported by docker/nifi/start.sh into the nifi-ca volume mounted here
+NIFI_CA_FILE = Path("/opt/flightdelay/nifi-ca/nifi-cert.pem")
+# NiFi discovers the Python processors in the background after its REST API answers
+NIFI_PROCESSORS_DEADLINE_S = 300.0
+
+
+def kafka_topics(settings: Settings) -> None:
+    from flightdelay.embedded.kafka import Kafka, ensure_topics
+
+    created = ensure_topics(Kafka(settings).admin(), settings.topics, settings.topic_partitions)
+    print(f"kafka topics created: {', '.join(created) or 'none (all exist)'}")
+
+
+def hdfs_folders(settings: Settings) -> None:
+    from flightdelay.embedded.hdfs import DataNode
+
+    DataNode(settings).after_healthy()  # the folders the embedded DataNode makes once healthy
+    print("hdfs folders exist")
+
+
+def nifi_flow(settings: Settings) -> None:
+    from flightdelay.nifi_flow import FlowError, NiFiClient, apply_flow
+
+    if not settings.nifi_password:
+        raise SystemExit("NIFI_PASSWORD is not set")
+    # The official image uses NiFi's single-user authorizer, which gives the one user every right:
+    # there are no policies to grant (grant_admin_policies is for the embedded managed authorizer).
+    client = NiFiClient(settings.nifi_url, settings.nifi_user, settings.nifi_password, NIFI_CA_FILE)
+    deadline = time.monotonic() + NIFI_PROCESSORS_DEADLINE_S
+    while True:
+        try:
+            apply_flow(settings, client=client)
+            return
+        except FlowError as exc:
+            if "is not available in this NiFi" not in str(exc) or time.monotonic() > deadline:
+                raise
+            print(f"waiting for NiFi to load its Python processors: {exc}", flush=True)
+            time.sleep(5)
+
+
+JOBS = {"kafka-topics": kafka_topics, "hdfs-folders": hdfs_folders, "nifi-flow": nifi_flow}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in JOBS:
+        raise SystemExit(__doc__)
+    JOBS[argv[1]](get_settings())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
