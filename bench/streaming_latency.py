@@ -1,12 +1,15 @@
 """Benchmark: end-to-end latency and throughput of the streaming scorer on this machine.
 
     .venv/bin/python bench/streaming_latency.py [--rates 5,200] [--seconds 30] [--burst 50000]
+                                                [--sustain 2000,4000 --sustain-seconds 60]
 
 Needs the platform and a running scorer (`flightdelay run-dag flight_delay_streaming`).
 For each rate it produces well-formed requests at that pace for --seconds and measures, per
 request, the time from produce to its response arriving on the response topic: p50, p95, p99.
-Then it produces a burst of --burst requests as fast as it can and reports how many predictions
-per second came out (the sustained throughput). Prints figures; asserts nothing.
+A burst of --burst requests produced at once measures how fast the scorer drains a backlog
+(predictions/s between the first and the last response). Each --sustain rate is held for
+--sustain-seconds: the rate is sustained when the latency of the last third of the requests is
+no worse than that of the first third (no growing lag). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -81,22 +84,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_rate(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
+def produce_at(producer: Producer, rate: float, seconds: float) -> dict[str, float]:
+    """Produce requests at `rate` per second for `seconds`; returns UUID -> time sent. Sends in
+    small groups each tick so that high rates are reachable from one Python thread."""
     topic = get_settings().request_topic
     sent: dict[str, float] = {}
-    interval = 1.0 / rate
+    tick = max(1.0 / rate, 0.005)
+    per_tick = max(1, round(rate * tick))
     start = time.perf_counter()
     i = 0
     while time.perf_counter() - start < seconds:
-        message = request(i)
-        payload = json.dumps(message)
-        sent[message["UUID"]] = time.perf_counter()
-        producer.produce(topic, key=message["UUID"], value=payload)
+        for _ in range(per_tick):
+            message = request(i)
+            sent[message["UUID"]] = time.perf_counter()
+            while True:
+                try:
+                    producer.produce(topic, key=message["UUID"], value=json.dumps(message))
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            i += 1
         producer.poll(0)
-        i += 1
-        next_at = start + i * interval
-        time.sleep(max(0.0, next_at - time.perf_counter()))
+        time.sleep(max(0.0, start + (i / per_tick) * tick - time.perf_counter()))
     producer.flush(30)
+    return sent
+
+
+def run_rate(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
+    sent = produce_at(producer, rate, seconds)
     watcher.wait_for(sent, timeout=120)
     latencies = [(watcher.arrived[u] - t) * 1000 for u, t in sent.items() if u in watcher.arrived]
     lost = len(sent) - len(latencies)
@@ -128,8 +143,27 @@ def run_burst(producer: Producer, watcher: ResponseWatcher, count: int) -> None:
         print(f"burst of {count}: no responses")
         return
     total = arrivals[-1] - start
+    draining = arrivals[-1] - arrivals[0]
     print(f"burst of {count}: produced in {produced:.1f}s; {len(arrivals)} predictions out in {total:.1f}s "
-          f"= {len(arrivals) / total:,.0f} predictions/s end to end")  # fmt: skip
+          f"= {len(arrivals) / total:,.0f} predictions/s end to end; backlog drained at "
+          f"{(len(arrivals) - 1) / draining:,.0f} predictions/s (first to last response)")  # fmt: skip
+
+
+def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
+    sent = produce_at(producer, rate, seconds)
+    produced_for = max(sent.values()) - min(sent.values())
+    watcher.wait_for(sent, timeout=300)
+    ordered = sorted(sent.items(), key=lambda item: item[1])
+    latencies = [(watcher.arrived[u] - t) * 1000 for u, t in ordered if u in watcher.arrived]
+    if len(latencies) < 3:
+        print(f"{rate:>6.0f} req/s sustained: no responses")
+        return
+    third = len(latencies) // 3
+    first, last = statistics.median(latencies[:third]), statistics.median(latencies[-third:])
+    verdict = "sustained" if last <= max(2 * first, first + 1000) else "NOT sustained (lag grows)"
+    print(f"{rate:>6.0f} req/s for {seconds:.0f}s: {len(sent)} sent at {len(sent) / produced_for:,.0f}/s, "
+          f"{len(latencies)} answered; median latency first third {first:,.0f} ms, last third {last:,.0f} ms: "
+          f"{verdict}")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -137,6 +171,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rates", default="5,200")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--burst", type=int, default=50_000)
+    parser.add_argument("--sustain", default="", help="comma-separated rates to hold, e.g. 2000,5000")
+    parser.add_argument("--sustain-seconds", type=float, default=60)
     args = parser.parse_args(argv)
     producer = Producer({"bootstrap.servers": get_settings().kafka_bootstrap, "linger.ms": 0})
     watcher = ResponseWatcher()
@@ -146,6 +182,8 @@ def main(argv: list[str]) -> int:
             run_rate(producer, watcher, rate, args.seconds)
         if args.burst:
             run_burst(producer, watcher, args.burst)
+        for rate in (float(r) for r in args.sustain.split(",") if r):
+            run_sustained(producer, watcher, rate, args.sustain_seconds)
     finally:
         watcher.stop()
     return 0

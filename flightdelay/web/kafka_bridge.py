@@ -450,8 +450,8 @@ class PredictionStore:
             return self._client[self.config.mongo_database]
 
     def find_prediction(self, key: str) -> dict | None:
-        """The stored prediction for a UUID, or None. The scorer upserts with ``_id`` = UUID, so
-        this is one primary-key look-up (no collection scan, also on FerretDB)."""
+        """The stored prediction for a UUID, or None (the scorer inserts with ``_id`` = UUID; on
+        FerretDB v1/SQLite even this look-up scans the collection, so it is the fallback only)."""
         import pymongo
         from pymongo.errors import PyMongoError
 
@@ -487,6 +487,10 @@ class KafkaBridge:
         self.listener = ResponseListener(config, self.cache, self.subscribers)
         self.producer = RequestProducer(config)
         self.store = PredictionStore(config)
+        # UUIDs this app produced while following the response topic: their answers come from
+        # the listener, so their look-ups never query MongoDB (FerretDB v1 on SQLite scans the
+        # whole collection for any find: seconds once it holds a few hundred thousand predictions)
+        self.sent = PredictionCache(config.cache_max_entries, config.cache_ttl_s)
 
     def start(self) -> None:
         """Start following the response topic (idempotent)."""
@@ -498,12 +502,18 @@ class KafkaBridge:
         if not self.listener.wait_ready(self.config.produce_timeout_s):
             why = self.listener.last_error or "no answer"
             raise ServiceUnavailable("kafka", f"Kafka is unreachable ({why})")
+        self.sent.put(request["UUID"], {"sent": True})
         return self.producer.send(self.config.request_topic, request["UUID"], request)
 
+    def awaiting_here(self, key: str) -> bool:
+        """True for a request this app sent recently: only the listener can have its answer."""
+        return self.sent.get(key) is not None
+
     def lookup(self, key: str) -> dict | None:
-        """The prediction for a UUID: from the cache, else MongoDB; None while there is none."""
+        """The prediction for a UUID: from the cache, else (for a request this app did not just
+        send) MongoDB; None while there is none."""
         record = self.cache.get(key)
-        if record is not None:
+        if record is not None or self.awaiting_here(key):
             return record
         record = self.store.find_prediction(key)
         if record is not None:

@@ -365,7 +365,7 @@ def classify_realtime_stream(request_id: str):
             mongo_down_reported = False
             while True:
                 record = links.cache.get(key)
-                if record is None and time.monotonic() >= next_mongo:
+                if record is None and time.monotonic() >= next_mongo and not links.awaiting_here(key):
                     next_mongo = time.monotonic() + config.stream_mongo_check_s
                     try:
                         record = links.store.find_prediction(key)

@@ -230,3 +230,32 @@ def test_promoted_version_is_used_without_restart(deployed, db, settings):
         assert ScoreStream(settings).pid() == pid_before
     finally:
         registry.promote(current["version"], "test: restore")
+
+
+def test_predictions_missing_from_mongo_are_restored_from_the_newest_batch_files(settings, db, tmp_path):
+    """MongoDB trails the other sinks by one batch; a crash in between is repaired at start."""
+    from dataclasses import replace
+
+    from pyspark.sql import SparkSession
+
+    from flightdelay.scoring.sinks import HdfsSink, MongoSink, MongoTrail
+
+    tag = uuid.uuid4().hex[:8]
+    scratch = replace(settings, hdfs_predictions_path=f"/tmp/restore-{tag}/predictions", predictions_collection=f"restore_{tag}")
+    spark = SparkSession.builder.master("local[1]").appName("restore").config("spark.ui.enabled", "false").getOrCreate()
+    files = HdfsSink(scratch, spark, staging=tmp_path)
+    sink = MongoSink(scratch)
+    try:
+        older = [{"UUID": str(uuid.uuid4()), "Prediction": 1.0} for _ in range(3)]
+        newest = [{"UUID": str(uuid.uuid4()), "Prediction": 2.0} for _ in range(5)]
+        files.write_batch(7, older)
+        files.write_batch(8, newest)
+        sink.insert(older)  # batch 7 reached MongoDB; batch 8's insert died with the driver
+        trail = MongoTrail(sink)
+        assert trail.restore(files) == 5
+        assert trail.restore(files) == 0
+        stored = [d["UUID"] for d in db[scratch.predictions_collection].find()]
+        assert sorted(stored) == sorted(p["UUID"] for p in older + newest)
+    finally:
+        db[scratch.predictions_collection].drop()
+        files.fs.delete(files._path(f"/tmp/restore-{tag}"), True)  # the incoming folder too

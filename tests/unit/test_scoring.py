@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -74,3 +75,37 @@ def test_failed_load_keeps_the_model_in_use():
     except OSError:
         pass
     assert holder.get().version == "v1"
+
+
+class RecordingSink:
+    """Stands in for MongoSink in this pure ordering test: records calls, can be made to fail."""
+
+    def __init__(self):
+        self.inserted: list[list[dict]] = []
+        self.fail = False
+
+    def insert(self, predictions):
+        time.sleep(0.05)
+        if self.fail:
+            raise RuntimeError("MongoDB refused")
+        self.inserted.append(predictions)
+        return len(predictions)
+
+
+def test_mongo_trail_waits_for_the_previous_batch_and_reports_its_error():
+    import pytest
+
+    from flightdelay.scoring.sinks import MongoTrail
+
+    sink = RecordingSink()
+    trail = MongoTrail(sink)
+    trail.follow([{"UUID": "a"}])
+    assert sink.inserted == []  # batch 1 runs in the background
+    trail.follow([{"UUID": "b"}])
+    assert sink.inserted == [[{"UUID": "a"}]]  # batch 2 returned only after batch 1 was stored
+    trail.wait()
+    assert sink.inserted[-1] == [{"UUID": "b"}]
+    sink.fail = True
+    trail.follow([{"UUID": "c"}])
+    with pytest.raises(RuntimeError, match="refused"):
+        trail.follow([])  # the next batch fails, so Spark replays it and nothing is lost

@@ -98,3 +98,29 @@ def test_a_stored_prediction_is_served_as_plain_json():
 
 def test_a_given_label_is_kept():
     assert prediction_view({"Prediction": 1.0, "PredictionLabel": "x"})["PredictionLabel"] == "x"
+
+
+class StoreThatMustNotBeAsked:
+    def __init__(self, answer=None):
+        self.asked: list[str] = []
+        self.answer = answer
+
+    def find_prediction(self, key):
+        self.asked.append(key)
+        return self.answer
+
+
+def test_a_request_sent_here_is_answered_by_the_listener_never_by_mongo(monkeypatch):
+    from flightdelay.web.config import WebConfig
+    from flightdelay.web.kafka_bridge import KafkaBridge
+
+    bridge = KafkaBridge(WebConfig.from_settings())
+    bridge.store = StoreThatMustNotBeAsked(answer={"UUID": "old", "Prediction": 1.0})
+    monkeypatch.setattr(bridge.listener, "wait_ready", lambda timeout: True)
+    monkeypatch.setattr(bridge.producer, "send", lambda topic, key, value: (0, 1))
+    bridge.send_request({"UUID": "fresh"})
+    assert bridge.lookup("fresh") is None and bridge.store.asked == []  # WAIT, no collection scan
+    bridge.cache.put("fresh", {"UUID": "fresh", "Prediction": 2.0})
+    assert bridge.lookup("fresh")["Prediction"] == 2.0
+    # an id this app never sent (older, or another process's) falls back to MongoDB
+    assert bridge.lookup("old")["Prediction"] == 1.0 and bridge.store.asked == ["old"]
