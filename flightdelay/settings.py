@@ -120,7 +120,7 @@ class Settings:
         default_factory=lambda: _env_path("NIFI_OUTPUT_DIR", PROJECT_ROOT / "var" / "nifi_output")
     )
     nifi_hdfs_path: str = field(default_factory=lambda: _env("NIFI_HDFS_PATH", "/user/nifi/predictions"))
-    nifi_management_port: int = field(default_factory=lambda: _env_int("NIFI_MANAGEMENT_PORT", 52020))
+    nifi_management_port: int = field(default_factory=lambda: _env_int("NIFI_MANAGEMENT_PORT", 18443))
     nifi_java_home: str = field(
         default_factory=lambda: _env("NIFI_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")
     )

@@ -133,6 +133,11 @@ class Service:
         return self.settings.var_dir / self.name
 
     @property
+    def diagnostic_log(self) -> Path:
+        """The log that explains a failed start (a service may log elsewhere than its stdout)."""
+        return self.log_file
+
+    @property
     def pid_file(self) -> Path:
         return self.settings.var_dir / "run" / f"{self.name}.pid"
 
@@ -248,7 +253,7 @@ class Service:
             if proc is not None and proc.poll() is not None:
                 raise ServiceError(
                     f"{self.name} exited with code {proc.returncode} during start; end of "
-                    f"{self.log_file}:\n{tail(self.log_file)}"
+                    f"{self.diagnostic_log}:\n{tail(self.diagnostic_log)}"
                 )
             if proc is None and self.pid() is None:
                 raise ServiceError(f"{self.name} is not running; end of {self.log_file}:\n{tail(self.log_file)}")

@@ -125,6 +125,10 @@ class NiFi(Service):
         return self.home / "conf"
 
     @property
+    def diagnostic_log(self) -> Path:
+        return self.home / "logs" / "nifi-app.log"  # NiFi logs there, hardly anything on stdout
+
+    @property
     def lib_dir(self) -> Path:
         return nifi_install_dir(self.settings) / "lib"
 
