@@ -17,10 +17,13 @@ def canary_request() -> dict:
     return new_request(fields)
 
 
-def find_by_key(topic: str, key: str, timeout: float = 30.0) -> bytes | None:
-    """Read a topic from its start (a throw-away consumer group) until a record with this key;
-    its value, or None after the timeout."""
-    from confluent_kafka import Consumer
+def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | None = None) -> bytes | None:
+    """Read a topic forward until a record with this key; its value, or None after the timeout.
+
+    From the records written since `since_ms` (epoch milliseconds) when given, else from the
+    start: a long-lived topic holds millions of records, and a scan from the start would not
+    reach a fresh one within any sensible deadline."""
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
     consumer = Consumer(
         {
@@ -30,8 +33,16 @@ def find_by_key(topic: str, key: str, timeout: float = 30.0) -> bytes | None:
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topic])
     try:
+        if since_ms is None:
+            consumer.subscribe([topic])
+        else:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            wanted = [TopicPartition(topic, p, since_ms) for p in partitions]
+            # offsets_for_times gives each partition's first offset at or after since_ms (-1: none yet,
+            # i.e. start at the partition's end)
+            starts = consumer.offsets_for_times(wanted, timeout=10)
+            consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in starts])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = consumer.poll(1.0)
@@ -42,9 +53,9 @@ def find_by_key(topic: str, key: str, timeout: float = 30.0) -> bytes | None:
         consumer.close()
 
 
-def find_on_response_topic(uuid: str, timeout: float = 30.0) -> dict | None:
-    """The scorer's answer to a request, from the response topic."""
-    value = find_by_key(get_settings().response_topic, uuid, timeout)
+def find_on_response_topic(uuid: str, timeout: float = 30.0, since_ms: int | None = None) -> dict | None:
+    """The scorer's answer to a request, from the response topic (answered after `since_ms`)."""
+    value = find_by_key(get_settings().response_topic, uuid, timeout, since_ms)
     return json.loads(value) if value is not None else None
 
 

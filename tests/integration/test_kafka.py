@@ -24,3 +24,18 @@ def test_produce_then_consume(settings):
     value = find_by_key(settings.dead_letter_topic, key, timeout=60)
     assert value is not None, "the produced message never arrived"
     assert value == b'{"probe": true}'
+
+
+def test_a_key_is_found_among_recent_records_without_scanning_the_topic(settings):
+    import time
+
+    key = str(uuid.uuid4())
+    before_ms = int(time.time() * 1000) - 5_000
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer.produce(settings.dead_letter_topic, key=key, value=b'{"recent": true}')
+    assert producer.flush(10) == 0
+
+    assert find_by_key(settings.dead_letter_topic, key, timeout=30, since_ms=before_ms) == b'{"recent": true}'
+    # reading from after it was written, the record is not there
+    later_ms = int(time.time() * 1000) + 60_000
+    assert find_by_key(settings.dead_letter_topic, key, timeout=3, since_ms=later_ms) is None
