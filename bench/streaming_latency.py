@@ -99,14 +99,19 @@ def produce_at(producer: Producer, rate: float, seconds: float) -> dict[str, flo
             producer.poll(0)
             time.sleep(max(0.0, start + (i / per_tick) * tick - time.perf_counter()))
         sent[key] = time.perf_counter()
-        while True:
-            try:
-                producer.produce(topic, key=key, value=payload)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        send(producer, topic, key, payload)
     producer.flush(30)
     return sent
+
+
+def send(producer: Producer, topic: str, key: str, payload: str) -> None:
+    """Produce one record, letting the local queue drain when it is full."""
+    while True:
+        try:
+            producer.produce(topic, key=key, value=payload)
+            return
+        except BufferError:
+            producer.poll(0.01)
 
 
 def run_rate(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
@@ -128,12 +133,7 @@ def run_burst(producer: Producer, watcher: ResponseWatcher, count: int) -> None:
     payloads = [(m["UUID"], json.dumps(m)) for m in messages]
     start = time.perf_counter()
     for key, payload in payloads:
-        while True:
-            try:
-                producer.produce(topic, key=key, value=payload)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, topic, key, payload)
     producer.flush(60)
     produced = time.perf_counter() - start
     watcher.wait_for([k for k, _ in payloads], timeout=600)
