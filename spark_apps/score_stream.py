@@ -62,7 +62,7 @@ class Scorer:
         self.kafka = KafkaSink(self.settings)
         self.predictions = MongoSink(self.settings)
         self.files = HdfsSink(self.settings, spark, staging=self.settings.var_dir / "score-stream" / "staging")
-        self.stores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdfs")
+        self.hdfs_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdfs")
         self.mongo_trail = MongoTrail(self.predictions)
         self.airports = dict(load_airports())
         self.known_distances: dict = {}
@@ -108,7 +108,7 @@ class Scorer:
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
         # is replayed (the responses are sent again, at-least-once keyed by UUID; the HDFS file
         # is replaced). MongoDB, the slowest sink, trails by one batch (sinks.MongoTrail).
-        written = self.stores.submit(self.files.write_batch, batch_id, valid)
+        written = self.hdfs_writer.submit(self.files.write_batch, batch_id, valid)
         self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
         self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
         clock.lap("kafka")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
-    model: Any  # a pyspark.ml.PipelineModel
+    model: Any  # what `load` returns (the scorer: a serving.ServingModel)
 
 
 class ModelHolder:

@@ -12,26 +12,26 @@ from typing import Mapping
 
 from flightdelay.contract import InvalidRequest, complete_request
 
-# Columns of a parsed batch. `error` is empty for a valid request.
-PARSED_COLUMNS = {
-    "UUID": "string",
-    "Origin": "string",
-    "Dest": "string",
-    "Carrier": "string",
-    "FlightDate": "string",
-    "FlightNum": "string",
-    "Route": "string",
-    "Timestamp": "string",
-    "DepDelay": "double",
-    "Distance": "double",
-    "DayOfYear": "double",
-    "DayOfMonth": "double",
-    "DayOfWeek": "double",
-    "RequestProducedAt": "string",
-    "error": "string",
-    "payload": "string",
-    "source": "string",
-}
+# Fields of a parsed request. `error` is empty for a valid request.
+PARSED_COLUMNS = (
+    "UUID",
+    "Origin",
+    "Dest",
+    "Carrier",
+    "FlightDate",
+    "FlightNum",
+    "Route",
+    "Timestamp",
+    "DepDelay",
+    "Distance",
+    "DayOfYear",
+    "DayOfMonth",
+    "DayOfWeek",
+    "RequestProducedAt",
+    "error",
+    "payload",
+    "source",
+)
 
 
 def parse_record(

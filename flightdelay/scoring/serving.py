@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping, Sequence
 from flightdelay.model.compiled import CompiledForest, Unsupported, compile_pipeline, probe_rows
 from flightdelay.model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
-FEATURE_COLUMNS = (*CATEGORICAL_FEATURES, *NUMERIC_FEATURES)
 Scores = list[tuple[float, list[float]]]
 
 
