@@ -64,7 +64,7 @@ $(JARS_STAMP): java/pom.xml $(filter-out java/nifi/pom.xml,$(wildcard java/*/pom
 	rm -rf build/jars.old; if [ -d build/jars ]; then mv build/jars build/jars.old; fi
 	mv build/jars.new build/jars; rm -rf build/jars.old
 
-$(FERRETDB): go/ferretdb/main.go go/ferretdb/go.mod go/ferretdb/go.sum
+$(FERRETDB): $(wildcard go/ferretdb/*.go) go/ferretdb/go.mod go/ferretdb/go.sum
 	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"
 	cd go/ferretdb && go build -trimpath -o $(CURDIR)/$(FERRETDB) .
 
@@ -101,6 +101,7 @@ status:
 
 test-unit: $(VENV)/.installed
 	$(PYTEST) tests/unit -q -m "not slow"
+	cd go/ferretdb && go test ./...
 
 test-integration: start $(CHROMIUM)
 	$(PYTEST) tests/integration -q
@@ -108,6 +109,7 @@ test-integration: start $(CHROMIUM)
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
 test: start $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(PYTEST) tests -q -p no:cacheprovider
+	cd go/ferretdb && go test ./...
 
 clean: down
 	rm -rf var
