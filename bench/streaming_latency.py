@@ -163,6 +163,9 @@ def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, sec
     print(f"{rate:>6.0f} req/s for {seconds:.0f}s: {len(sent)} sent at {len(sent) / produced_for:,.0f}/s, "
           f"{len(latencies)} answered; median latency first third {first:,.0f} ms, last third {last:,.0f} ms: "
           f"{verdict}")  # fmt: skip
+    step = max(1, len(latencies) // 6)
+    trend = [statistics.median(latencies[i : i + step]) for i in range(0, step * 6, step)]
+    print(f"        median latency by sixth of the run: {' -> '.join(f'{m:,.0f}' for m in trend)} ms")
 
 
 def main(argv: list[str]) -> int:

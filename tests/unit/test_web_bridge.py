@@ -8,8 +8,10 @@ from datetime import datetime, timezone
 import pytest
 
 from flightdelay.flights.labels import DELAY_LABELS
+from flightdelay.web.config import WebConfig
 from flightdelay.web.kafka_bridge import (
     PredictionCache,
+    ResponseListener,
     Subscribers,
     normalize_uuid,
     prediction_view,
@@ -52,6 +54,54 @@ def test_the_cache_forgets_after_its_ttl():
     clock.now = 5.1
     assert cache.get("a") is None
     assert len(cache) == 0
+
+
+def test_a_raw_record_is_parsed_when_first_asked_for():
+    cache = PredictionCache(max_entries=10, ttl_s=60)
+    cache.put("a", b'{"UUID": "a", "Prediction": 1.0}')
+    cache.put("b", b"not json")
+    cache.put("c", b"[1, 2]")
+    assert cache.get("a") == {"UUID": "a", "Prediction": 1.0}
+    assert cache.get("a") is cache.get("a")  # parsed once
+    assert cache.get("b") is None and cache.get("c") is None
+    assert len(cache) == 1
+
+
+class Record:
+    """The part of a confluent_kafka Message the listener reads."""
+
+    def __init__(self, key: bytes | None, value: bytes | None, offset: int = 0):
+        self._key, self._value, self._offset = key, value, offset
+
+    def key(self):
+        return self._key
+
+    def value(self):
+        return self._value
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+
+def test_the_listener_hands_a_waiting_stream_its_answer_and_keeps_the_rest_for_later():
+    cache, subs = PredictionCache(max_entries=10, ttl_s=60), Subscribers()
+    listener = ResponseListener(WebConfig.from_settings(), cache, subs)
+    waited, other, keyless = (str(uuid.uuid4()) for _ in range(3))
+    inbox = subs.subscribe(waited)
+
+    listener._handle(Record(waited.encode(), f'{{"UUID": "{waited}", "Prediction": 2.0}}'.encode(), 0))
+    listener._handle(Record(other.encode(), f'{{"UUID": "{other}", "Prediction": 0.0}}'.encode(), 1))
+    listener._handle(Record(None, f'{{"UUID": "{keyless}", "Prediction": 3.0}}'.encode(), 2))
+    listener._handle(Record(None, b"junk", 3))
+
+    assert inbox.get_nowait() == {"UUID": waited, "Prediction": 2.0}
+    assert inbox.empty()
+    assert cache.get(other)["Prediction"] == 0.0 and cache.get(keyless)["Prediction"] == 3.0
+    assert (listener.received, listener.skipped) == (3, 1)
+    assert listener._positions == {0: 4}
 
 
 def test_subscribers_get_only_their_uuid_and_leave_no_trace():
