@@ -28,8 +28,11 @@ import (
 //   - cache_size(-262144): up to 256 MiB of pages per connection instead of 2 MiB, so the random
 //     UUID indexes of a large predictions collection are read from memory;
 //   - wal_autocheckpoint(65536): copy the WAL back every 256 MiB instead of 4 MiB: FerretDB commits
-//     every 100 documents, and an index page changed by many commits is then written back once.
-var sqlitePragmas = url.Values{"_pragma": {"synchronous(normal)", "cache_size(-262144)", "wal_autocheckpoint(65536)"}}
+//     every 100 documents, and an index page changed by many commits is then written back once;
+//   - journal_size_limit(67108864): after a checkpoint the WAL file shrinks back to 64 MiB.
+var sqlitePragmas = url.Values{"_pragma": {
+	"synchronous(normal)", "cache_size(-262144)", "wal_autocheckpoint(65536)", "journal_size_limit(67108864)",
+}}
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "host:port to accept MongoDB clients on")
