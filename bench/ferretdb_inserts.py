@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--prefill", type=int, default=0, help="documents to insert before measuring")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch collection")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
     settings = get_settings()
     client = MongoClient(settings.mongo_uri)

@@ -150,7 +150,7 @@ class HdfsSink:
 class MongoTrail:
     """MongoDB inserts run one batch behind, overlapping the next batch's read and scoring.
 
-    Inserting into FerretDB is the slowest step (~5,000 documents/s here), so batch N's insert
+    Inserting into FerretDB is the slowest step (~7,000 documents/s here), so batch N's insert
     runs in the background and batch N+1 waits for it before it returns. A crash can therefore
     only lose the insert of the newest committed batch, whose predictions are already in its
     HDFS file: on start the scorer inserts the newest batch files again (``restore``), and
