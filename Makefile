@@ -14,6 +14,7 @@ JARS_STAMP := build/jars/.installed
 FERRETDB := build/bin/ferretdb
 NIFI_STAMP := build/nifi/.installed
 CHROMIUM := /usr/bin/chromium
+POSTGRES := /usr/lib/postgresql/15/bin/postgres
 DOCKER_COMPOSE := /usr/bin/docker-compose
 # NiFi 2.x and its NAR plugin need JDK 21+: the Temurin 25 JDK, for the NiFi build and process only
 NIFI_JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
@@ -35,7 +36,7 @@ help:
 	@echo "make clean       stop and wipe var/ (all platform data)"
 	@echo "make distclean   clean, and remove the venv and build/ (jars, binaries)"
 
-install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB) $(NIFI_STAMP)
+install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB) $(NIFI_STAMP) $(POSTGRES)
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION)"
@@ -77,6 +78,15 @@ $(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find ja
 	rm -rf build/nifi.old; if [ -d build/nifi ]; then mv build/nifi build/nifi.old; fi
 	mv build/nifi.new build/nifi; rm -rf build/nifi.old
 
+# Debian's PostgreSQL 15: FerretDB's storage and Airflow's metadata. The platform runs its own
+# cluster under var/postgres: Debian's package must not create and start one on port 5432.
+$(POSTGRES):
+	mkdir -p /etc/postgresql-common
+	grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf || \
+	  echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	  -o Dpkg::Options::=--force-confold postgresql-15
+
 # Debian's Chromium for the browser test (Playwright drives it; it downloads no browser)
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
@@ -111,7 +121,9 @@ test: start $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(PYTEST) tests -q -p no:cacheprovider
 	cd go/ferretdb && go test ./...
 
+# var/postgres/cluster may link to /var/lib/flightdelay/ (a checkout the postgres user cannot enter)
 clean: down
+	if [ -L var/postgres/cluster ]; then rm -rf "$$(readlink -f var/postgres/cluster)"; fi
 	rm -rf var
 
 distclean: clean

@@ -11,6 +11,8 @@ every route in `origin_dest_distances` and checks the data before anything train
   departure) is its `_id`, so re-importing the same data adds nothing.
 * Cancelled or diverted flights without an arrival delay are **excluded**, invalid rows
   **rejected**; both are counted with their reasons in the task log and the XCom.
+* **Bounded**: `trim_history_window` deletes the flights of days more than `HISTORY_WINDOW_DAYS`
+  (default 1095) before the newest day held, so the history does not grow without bound.
 * `check_data_quality` fails the run with a readable report (row counts, null rates, value ranges)
   when the data is not fit to train on.
 """
@@ -63,6 +65,15 @@ def flight_data_import():
             raise ValueError(f"no valid flight in {params['source']}:\n{report.summary()}")
         return report.to_dict()
 
+    @task(doc_md="Keep the history to its window: flights older than HISTORY_WINDOW_DAYS before the newest day go.")
+    def trim_history_window() -> dict:
+        from flightdelay.settings import get_settings
+        from flightdelay.store.retention import trim_history
+
+        report = trim_history(_database(), get_settings())
+        print(report)
+        return {"cutoff": report.cutoff, "deleted": report.deleted, "days": report.days}
+
     @task(doc_md="Mean distance per (Origin, Dest), indexed, for serving requests without one.")
     def rebuild_route_distances() -> int:
         from flightdelay.flights.mongo_import import rebuild_distances
@@ -77,7 +88,7 @@ def flight_data_import():
         print(report)
         return str(report)
 
-    import_history() >> rebuild_route_distances() >> check_data_quality()
+    import_history() >> trim_history_window() >> rebuild_route_distances() >> check_data_quality()
 
 
 flight_data_import()

@@ -128,11 +128,11 @@ def flight_delay_streaming():
         from airflow.providers.mongo.hooks.mongo import MongoHook
 
         from flightdelay.settings import get_settings
+        from flightdelay.store.queries import by_id
 
         s = get_settings()
         coll = MongoHook(mongo_conn_id="mongo_default").get_conn()[s.mongo_database][s.predictions_collection]
-        # by _id (= UUID): FerretDB v1/SQLite scans for any find, and an _id match is the cheapest
-        doc = _poll(lambda: coll.find_one({"_id": uuid}), f"MongoDB {s.predictions_collection}")
+        doc = _poll(lambda: coll.find_one(by_id(uuid)), f"MongoDB {s.predictions_collection}")
         return doc["ModelVersion"]
 
     @task(doc_md="The canary's prediction is in HDFS.")

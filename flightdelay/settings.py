@@ -57,7 +57,19 @@ class Settings:
     )
     topic_partitions: int = field(default_factory=lambda: _env_int("KAFKA_TOPIC_PARTITIONS", 2))
 
+    # PostgreSQL: FerretDB's storage and Airflow's metadata database (embedded platform)
+    postgres_host: str = field(default_factory=lambda: _env("POSTGRES_HOST", "127.0.0.1"))
+    postgres_port: int = field(default_factory=lambda: _env_int("POSTGRES_PORT", 5432))
+    postgres_bin_dir: Path = field(
+        default_factory=lambda: _env_path("POSTGRES_BIN_DIR", Path("/usr/lib/postgresql/15/bin"))
+    )
+    postgres_shared_buffers: str = field(default_factory=lambda: _env("POSTGRES_SHARED_BUFFERS", "256MB"))
+    # Empty means: generate at first start and keep it in var/secrets/postgres.json (mode 0600).
+    postgres_password: str = field(default_factory=lambda: _env("POSTGRES_PASSWORD", ""))
+
     # MongoDB wire protocol (FerretDB in the embedded platform)
+    # FerretDB's storage: "postgresql" (indexed look-ups) or "sqlite" (tiny installs, no PostgreSQL)
+    mongo_backend: str = field(default_factory=lambda: _env("MONGO_BACKEND", "postgresql"))
     mongo_host: str = field(default_factory=lambda: _env("MONGO_HOST", "127.0.0.1"))
     mongo_port: int = field(default_factory=lambda: _env_int("MONGO_PORT", 27017))
     mongo_database: str = field(default_factory=lambda: _env("MONGO_DATABASE", "agile_data_science"))
@@ -73,6 +85,13 @@ class Settings:
     model_registry_collection: str = field(
         default_factory=lambda: _env("MODEL_REGISTRY_COLLECTION", "model_registry")
     )
+    history_days_collection: str = field(
+        default_factory=lambda: _env("HISTORY_DAYS_COLLECTION", "on_time_performance_days")
+    )
+    # MongoDB keeps this many days of predictions (HDFS keeps everything)
+    predictions_retention_days: int = field(default_factory=lambda: _env_int("PREDICTIONS_RETENTION_DAYS", 30))
+    # the flight history keeps the flights of this many days before its newest one
+    history_window_days: int = field(default_factory=lambda: _env_int("HISTORY_WINDOW_DAYS", 1095))
 
     # HDFS
     hdfs_host: str = field(default_factory=lambda: _env("HDFS_HOST", "127.0.0.1"))

@@ -29,6 +29,7 @@ from flightdelay.model.features import add_label, build_pipeline, max_categories
 from flightdelay.model.metrics import classification_metrics, confusion_matrix
 from flightdelay.model.registry import ModelRegistry, model_path, new_version
 from flightdelay.settings import get_settings
+from flightdelay.store.bulk import read_fields
 
 FIELDS = ("FlightDate", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES, "ArrDelay")
 
@@ -50,10 +51,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def extract(spark: SparkSession, batch_size: int) -> DataFrame:
     """Read the history from MongoDB in batches into a Spark DataFrame."""
     settings = get_settings()
-    projection = {name: 1 for name in FIELDS} | {"_id": 0}
     frames = []
     with MongoClient(settings.mongo_uri) as client:
-        cursor = client[settings.mongo_database][settings.flights_collection].find({}, projection, batch_size=batch_size)
+        # a whole-collection read: straight from FerretDB's table when it is on PostgreSQL
+        cursor = read_fields(client[settings.mongo_database], settings, settings.flights_collection, FIELDS)
         rows: list[dict] = []
         for doc in cursor:
             rows.append(doc)

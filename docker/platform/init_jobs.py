@@ -1,6 +1,7 @@
 """One-shot set-up jobs of the compose deployment, each the embedded platform's own code.
 
     python docker/platform/init_jobs.py kafka-topics   request, response and dead-letter topics
+    python docker/platform/init_jobs.py mongo-indexes  the collections and the indexes their queries use
     python docker/platform/init_jobs.py hdfs-folders   predictions, models, checkpoints, NiFi folders
     python docker/platform/init_jobs.py nifi-flow      nifi/prediction_flow.json applied to NiFi
 
@@ -31,6 +32,16 @@ def kafka_topics(settings: Settings) -> None:
     print(f"kafka topics created: {', '.join(created) or 'none (all exist)'}")
 
 
+def mongo_indexes(settings: Settings) -> None:
+    from pymongo import MongoClient
+
+    from flightdelay.store.indexes import ensure_indexes
+
+    with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=30_000) as client:
+        created = ensure_indexes(client[settings.mongo_database], settings)
+    print(f"mongo indexes created: {len(created)} (the others existed)")
+
+
 def hdfs_folders(settings: Settings) -> None:
     from flightdelay.embedded.hdfs import DataNode
 
@@ -58,7 +69,7 @@ def nifi_flow(settings: Settings) -> None:
             time.sleep(5)
 
 
-JOBS = {"kafka-topics": kafka_topics, "hdfs-folders": hdfs_folders, "nifi-flow": nifi_flow}
+JOBS = {"kafka-topics": kafka_topics, "mongo-indexes": mongo_indexes, "hdfs-folders": hdfs_folders, "nifi-flow": nifi_flow}
 
 
 def main(argv: list[str]) -> int:

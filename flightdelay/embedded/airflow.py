@@ -1,7 +1,7 @@
 """Airflow 3: api-server (UI + REST on 8080), scheduler (LocalExecutor), dag-processor, triggerer.
 
 Config comes from AIRFLOW__* environment variables built from the settings; the metadata
-database is SQLite under var/airflow. The admin password, JWT secret, API secret key and Fernet
+database is the ``airflow`` database of the platform's PostgreSQL (its own role). The admin password, JWT secret, API secret key and Fernet
 key are generated at first start and kept in var/secrets (mode 0600); `flightdelay status` shows
 the password. Connections for Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built
 from the settings, so DAGs name connections, never hosts.
@@ -22,6 +22,7 @@ import requests
 from flightdelay.embedded.base import Service, ServiceError, write_private
 from flightdelay.embedded.spark import spark_environment
 from flightdelay.settings import PROJECT_ROOT, Settings
+from flightdelay.store import postgres
 
 
 def airflow_bin() -> str:
@@ -94,7 +95,7 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.sqlalchemy_url(settings),
         "AIRFLOW__API__HOST": settings.bind_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": api,
@@ -146,11 +147,19 @@ class AirflowApiServer(_AirflowComponent):
     description = "Airflow UI and REST API (8080)"
     component = "api-server"
     health_key = "metadatabase"
+    depends_on = ("postgres",)
 
     def ports(self) -> list[int]:
         return [self.settings.airflow_port]
 
     def prepare(self) -> None:
+        sqlite_era = self.home / "airflow.db"
+        if sqlite_era.exists():
+            # DAG run history of the SQLite days is not copied: say so, and how to go on
+            raise ServiceError(
+                f"{sqlite_era} is Airflow's metadata from before PostgreSQL; its run history is not "
+                f"carried over. Move it aside and start again: `mv {sqlite_era} {sqlite_era}.sqlite-era && make up`"
+            )
         result = subprocess.run(
             [airflow_bin(), "db", "migrate"],
             env={**os.environ, **self.environment()},

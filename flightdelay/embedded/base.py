@@ -19,6 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 import psutil
 
+from flightdelay.secrets import write_private  # noqa: F401  (services write their configs with it)
 from flightdelay.settings import Settings
 
 
@@ -70,15 +71,6 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(line[:400] for line in text.splitlines()[-lines:])
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only (generated secrets)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
 def java_home(settings: Settings) -> str:
     home = os.environ.get("JAVA_HOME")
     if home and Path(home, "bin", "java").exists():
@@ -100,6 +92,8 @@ class Service:
     autostart: bool = True
     start_timeout: float = 120.0
     stop_timeout: float = 30.0
+    #: the graceful stop (PostgreSQL's SIGTERM waits for every client to leave: it takes SIGINT)
+    stop_signal: signal.Signals = signal.SIGTERM
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -268,14 +262,14 @@ class Service:
         )
 
     def stop(self, log: Callable[[str], None] = print) -> bool:
-        """Stop gracefully (SIGTERM), then by force (SIGKILL to its process group)."""
+        """Stop gracefully (``stop_signal``), then by force (SIGKILL to its process group)."""
         pid = self.pid()
         if pid is None:
             return False
         try:
             proc = psutil.Process(pid)
             children = proc.children(recursive=True)
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(self.stop_signal)
             try:
                 proc.wait(self.stop_timeout)
             except psutil.TimeoutExpired:

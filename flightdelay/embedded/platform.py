@@ -16,6 +16,7 @@ from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.nifi import NiFi
+from flightdelay.embedded.postgres import PostgreSQL
 from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
 from flightdelay.embedded.web import FlaskApp
@@ -25,6 +26,7 @@ from flightdelay.settings import Settings, get_settings
 def all_services(settings: Settings | None = None) -> list[Service]:
     settings = settings or get_settings()
     return [
+        PostgreSQL(settings),
         FerretDB(settings),
         Kafka(settings),
         NameNode(settings),

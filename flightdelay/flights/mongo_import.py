@@ -1,15 +1,15 @@
 """Load canonical flight records into MongoDB, rebuild route distances, check data quality.
 
-The server in the embedded platform is FerretDB v1 on SQLite, so only plain operations are used
-(insert_many, find with a projection, delete_many, create_index, count_documents, bulk_write);
-every aggregate (mean distance per route, null rates, ranges) is computed here in Python while
-streaming the collection.
+The server in the embedded platform is FerretDB v1 on PostgreSQL, so only plain operations are used
+(insert_many, find with a projection, bulk_write, count_documents) and every filter is one it pushes
+down to an index (flightdelay.store.queries); every aggregate (mean distance per route, null
+rates, ranges) is computed here in Python while streaming the collection.
 
 Importing is idempotent: each record's ``_id`` is its natural key
 (FlightDate|Carrier|FlightNum|Origin|Dest|CRSDepTime), so importing the same data again adds
 nothing. By default new keys are inserted and stored ones left alone (the server refuses the
 duplicate ``_id``); ``WriteMode.REPLACE`` upserts every record with ReplaceOne instead, which also
-refreshes changed rows but is very slow on FerretDB v1 (it scans the collection per update).
+refreshes changed rows (one indexed look-up per record, so slower than inserting).
 """
 
 from __future__ import annotations
@@ -31,19 +31,20 @@ from flightdelay.flights.schema import (
     natural_key_id,
 )
 from flightdelay.flights.sources import ChunkCounts, Source, detect_source
+from flightdelay.settings import get_settings
+from flightdelay.store.bulk import read_fields
+from flightdelay.store.queries import by_id
+from flightdelay.store.retention import record_history_days
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
 DEFAULT_IMPORT_CHUNK_SIZE = 10_000
-READ_BATCH_SIZE = 10_000
 
 
 def _settings_collection(name: str | None, attribute: str) -> str:
     if name:
         return name
-    from flightdelay.settings import get_settings
-
     return getattr(get_settings(), attribute)
 
 
@@ -154,11 +155,12 @@ def _reasons(counts: Mapping[str, int]) -> str:
     return ": " + ", ".join(f"{reason} {count:,}" for reason, count in ordered)
 
 
-def ensure_flight_indexes(db: Database, collection_name: str | None = None) -> None:
-    """Indexes the readers need: FlightDate for time windows, (Origin, Dest) for routes."""
-    collection = db[_settings_collection(collection_name, "flights_collection")]
-    collection.create_index([("FlightDate", 1)], name="FlightDate_1")
-    collection.create_index([("Origin", 1), ("Dest", 1)], name="Origin_1_Dest_1")
+def ensure_flight_indexes(db: Database) -> None:
+    """The collections of the store and the indexes their queries use (flightdelay.store)."""
+    from flightdelay.settings import get_settings
+    from flightdelay.store.indexes import ensure_indexes
+
+    ensure_indexes(db, get_settings(), log=lambda line: None)
 
 
 DUPLICATE_KEY_ERROR = 11000
@@ -236,7 +238,8 @@ def import_flights(
     resolved = source if isinstance(source, Source) else detect_source(source)
     collection_name = _settings_collection(collection_name, "flights_collection")
     collection = db[collection_name]
-    ensure_flight_indexes(db, collection_name)
+    ensure_flight_indexes(db)
+    days: set[str] = set()
 
     report = ImportReport(
         source=str(resolved), database=db.name, collection=collection_name, mode=write_mode.value
@@ -245,6 +248,7 @@ def import_flights(
     started = time.perf_counter()
     for chunk in resolved.read(chunk_size=chunk_size, limit=limit):
         written = write_chunk(collection, chunk.records, resolved.kind, write_mode)
+        days.update(record["FlightDate"] for record in chunk.records)
         report.inserted += written.inserted
         report.already_present += written.already_present
         report.duplicates_in_source += written.duplicates_in_chunk
@@ -263,6 +267,7 @@ def import_flights(
                     expected_rows=min(filter(None, (resolved.expected_rows, limit)), default=None),
                 )
             )
+    record_history_days(db, get_settings(), days)
     report.seconds = time.perf_counter() - started
     report.rows_read = totals.read
     report.accepted = totals.accepted
@@ -301,9 +306,10 @@ def rebuild_distances(
     in one statement, new and changed ones inserted in one batch. So readers (web app, scorer)
     never find the collection empty, and FerretDB's slow per-document updates are avoided.
     """
+    ensure_flight_indexes(db)
     flights = db[_settings_collection(flights_collection, "flights_collection")]
     distances = db[_settings_collection(distances_collection, "distances_collection")]
-    cursor = flights.find({}, {"_id": 0, "Origin": 1, "Dest": 1, "Distance": 1}, batch_size=READ_BATCH_SIZE)
+    cursor = read_fields(db, get_settings(), flights.name, ("Origin", "Dest", "Distance"))
     wanted = {
         f"{origin}-{dest}": {
             "_id": f"{origin}-{dest}",
@@ -318,11 +324,12 @@ def rebuild_distances(
     stored = {doc["_id"]: doc for doc in distances.find({})}
     stale = [key for key, doc in stored.items() if wanted.get(key) != doc]
     fresh = [doc for key, doc in sorted(wanted.items()) if stored.get(key) != doc]
-    if stale:
-        distances.delete_many({"_id": {"$in": stale}})
+    from pymongo import DeleteOne
+
+    if stale:  # one pushed-down delete per route, in one round trip ($in would scan the table)
+        distances.bulk_write([DeleteOne(by_id(key)) for key in stale], ordered=False)
     if fresh:
         distances.insert_many(fresh, ordered=False)
-    distances.create_index([("Origin", 1), ("Dest", 1)], name="Origin_1_Dest_1")
     return len(wanted)
 
 
@@ -518,9 +525,8 @@ def data_quality_report(
     """
     flights_name = _settings_collection(flights_collection, "flights_collection")
     distances_name = _settings_collection(distances_collection, "distances_collection")
-    projection = {"_id": 0, **{name: 1 for name in CANONICAL_FIELDS}}
     report = assess_flights(
-        db[flights_name].find({}, projection, batch_size=READ_BATCH_SIZE),
+        read_fields(db, get_settings(), flights_name, CANONICAL_FIELDS),
         routes=db[distances_name].count_documents({}),
         database=db.name,
         collection=flights_name,

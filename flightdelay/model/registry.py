@@ -18,6 +18,7 @@ from pymongo import DESCENDING
 from pymongo.database import Database
 
 from flightdelay.settings import Settings, get_settings
+from flightdelay.store.queries import by_id, with_status
 
 CANDIDATE, CURRENT, REJECTED, RETIRED = "candidate", "current", "rejected", "retired"
 GATE_METRIC = "weighted_f1"
@@ -64,20 +65,15 @@ class ModelRegistry:
         self.settings = settings or get_settings()
         self.collection = db[self.settings.model_registry_collection]
 
-    def ensure_indexes(self) -> None:
-        self.collection.create_index("version", unique=True)
-        self.collection.create_index("status")
-
     def register(self, record: dict[str, Any]) -> None:
         record = {**record, "status": CANDIDATE, "created_at": datetime.now(timezone.utc).isoformat()}
-        self.ensure_indexes()
         self.collection.insert_one({"_id": record["version"], **record})
 
     def get(self, version: str) -> dict | None:
-        return self.collection.find_one({"_id": version})
+        return self.collection.find_one(by_id(version))
 
     def current(self) -> dict | None:
-        docs = list(self.collection.find({"status": CURRENT}).sort("promoted_at", DESCENDING).limit(1))
+        docs = list(self.collection.find(with_status(CURRENT)).sort("promoted_at", DESCENDING).limit(1))
         return docs[0] if docs else None
 
     def versions(self) -> list[dict]:
@@ -87,15 +83,15 @@ class ModelRegistry:
         now = datetime.now(timezone.utc).isoformat()
         previous = self.current()
         self.collection.update_one(
-            {"_id": version}, {"$set": {"status": CURRENT, "promoted_at": now, "gate_reason": reason}}
+            by_id(version), {"$set": {"status": CURRENT, "promoted_at": now, "gate_reason": reason}}
         )
         if previous and previous["_id"] != version:
             self.collection.update_one(
-                {"_id": previous["_id"]}, {"$set": {"status": RETIRED, "retired_at": now, "replaced_by": version}}
+                by_id(previous["_id"]), {"$set": {"status": RETIRED, "retired_at": now, "replaced_by": version}}
             )
 
     def reject(self, version: str, reason: str) -> None:
-        self.collection.update_one({"_id": version}, {"$set": {"status": REJECTED, "gate_reason": reason}})
+        self.collection.update_one(by_id(version), {"$set": {"status": REJECTED, "gate_reason": reason}})
 
     def judge(self, version: str, margin: float = 0.0) -> GateDecision:
         """Apply the promotion gate to a candidate and record the outcome."""

@@ -2,10 +2,10 @@
 
 Every write is idempotent or de-duplicated downstream, because a micro-batch is replayed after a
 crash (Structured Streaming commits offsets only after foreachBatch returns):
-- MongoDB: ``_id`` = UUID (plus a unique index on UUID); a replayed prediction is a duplicate
-  key and is skipped. (Not an upsert: FerretDB v1 on SQLite scans the whole collection for each
-  upsert by _id, while a plain insert stays fast.) The scorer inserts one batch behind and
-  restores the newest batch files at start (MongoTrail).
+- MongoDB: ``_id`` = UUID; a replayed prediction is a duplicate key and is skipped (a plain
+  insert is cheaper than an upsert). Each document also carries ``ScoredDay``, the UTC day that
+  retention deletes by. The indexes are the store's (flightdelay.store.indexes). The scorer
+  inserts one batch behind and restores the newest batch files at start (MongoTrail).
 - HDFS: one JSON Lines file per batch id, replaced on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
 A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost.
@@ -25,6 +25,7 @@ from pymongo import MongoClient
 from pymongo.errors import BulkWriteError
 
 from flightdelay.settings import Settings
+from flightdelay.store.retention import scored_day
 
 
 DUPLICATE_KEY = 11000
@@ -76,14 +77,15 @@ class MongoSink:
     def __init__(self, settings: Settings):
         self.client = MongoClient(settings.mongo_uri)
         self.collection = self.client[settings.mongo_database][settings.predictions_collection]
-        self.collection.create_index("UUID", unique=True)
 
     def insert(self, predictions: list[dict]) -> int:
         """Insert each prediction once; returns how many were new."""
         if not predictions:
             return 0
         try:
-            result = self.collection.insert_many([{"_id": p["UUID"], **p} for p in predictions], ordered=False)
+            now = datetime.now(timezone.utc).isoformat()  # for a record that names no ScoredAt
+            documents = [{"_id": p["UUID"], **p, "ScoredDay": scored_day(p.get("ScoredAt") or now)} for p in predictions]
+            result = self.collection.insert_many(documents, ordered=False)
             return len(result.inserted_ids)
         except BulkWriteError as exc:
             others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]

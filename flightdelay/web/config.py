@@ -24,6 +24,8 @@ class WebConfig:
     predictions_collection: str
     distances_collection: str
     flights_collection: str
+    #: how long MongoDB keeps a prediction (named in the answer for an unknown id)
+    predictions_retention_days: int
     #: where the carrier list scanned from the flight history is kept between restarts
     cache_dir: Path | None
 
@@ -68,6 +70,7 @@ class WebConfig:
             predictions_collection=s.predictions_collection,
             distances_collection=s.distances_collection,
             flights_collection=s.flights_collection,
+            predictions_retention_days=s.predictions_retention_days,
             cache_dir=s.var_dir / "web",
         )
         return dataclasses.replace(base, **overrides)

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from typing import Any, Mapping
 
 from flightdelay.contract import label_of
+from flightdelay.store.queries import by_id
 from flightdelay.web.config import WebConfig
 
 log = logging.getLogger(__name__)
@@ -474,14 +475,14 @@ class PredictionStore:
             return self._client[self.config.mongo_database]
 
     def find_prediction(self, key: str) -> dict | None:
-        """The stored prediction for a UUID, or None (the scorer inserts with ``_id`` = UUID; on
-        FerretDB v1/SQLite even this look-up scans the collection, so it is the fallback only)."""
+        """The stored prediction for a UUID, or None (the scorer inserts with ``_id`` = UUID; an
+        indexed look-up on FerretDB/PostgreSQL)."""
         import pymongo
         from pymongo.errors import PyMongoError
 
         try:
             with pymongo.timeout(self.config.probe_timeout_s):
-                return self.database()[self.config.predictions_collection].find_one({"_id": key})
+                return self.database()[self.config.predictions_collection].find_one(by_id(key))
         except PyMongoError as exc:
             raise ServiceUnavailable("mongodb", f"MongoDB did not answer ({type(exc).__name__})") from exc
 

@@ -325,7 +325,8 @@ def classify_realtime():
 
 @api.get("/flights/delays/predict/classify_realtime/response/<request_id>")
 def classify_realtime_response(request_id: str):
-    """WAIT until the prediction is known (cache filled by the listener, else MongoDB)."""
+    """OK with the prediction (cache filled by the listener, else MongoDB); WAIT while a request
+    this app sent may still be scored; 404 UNKNOWN for an id nobody will answer here."""
     try:
         key = request_id_or_400(request_id)
     except BadInput as exc:
@@ -336,9 +337,16 @@ def classify_realtime_response(request_id: str):
         record = links.lookup(key)
     except ServiceUnavailable as exc:
         return unavailable_response(exc, key)
-    if record is None:
+    if record is not None:
+        return jsonify(ok_envelope(key, record))
+    if links.awaiting_here(key):
         return jsonify({"status": "WAIT", "id": key})
-    return jsonify(ok_envelope(key, record))
+    days = web_config().predictions_retention_days
+    message = (
+        "no request with this id is waiting here and no prediction is stored for it "
+        f"(predictions are kept {days} days)"
+    )
+    return jsonify({"status": "UNKNOWN", "id": key, "message": message}), 404
 
 
 @api.get("/flights/delays/predict/classify_realtime/stream/<request_id>")

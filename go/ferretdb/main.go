@@ -1,5 +1,10 @@
-// Command ferretdb runs FerretDB v1 (MongoDB wire protocol) on its SQLite backend for the
-// embedded flight delay platform.
+// Command ferretdb runs FerretDB v1 (MongoDB wire protocol) for the embedded flight delay
+// platform, on PostgreSQL (the default) or on SQLite (tiny installs).
+//
+// FerretDB 1.24 on PostgreSQL pushes top-level equality filters down as `_jsonb->'f' @> value`;
+// the platform serves them with GIN jsonb_path_ops indexes it creates itself (flightdelay.store).
+// On SQLite it pushes down only `{_id: value}`. The PostgreSQL URL carries a password, so it is
+// read from the environment (FERRETDB_POSTGRESQL_URL), never from the command line.
 //
 // It uses FerretDB's embeddable package instead of `go install`-ing FerretDB's own main, whose
 // build panics without the version file that FerretDB's release tooling generates.
@@ -36,7 +41,8 @@ var sqlitePragmas = url.Values{"_pragma": {
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "host:port to accept MongoDB clients on")
-	dataDir := flag.String("data-dir", "var/ferretdb", "directory holding one SQLite file per database")
+	handler := flag.String("handler", "postgresql", "storage backend: postgresql or sqlite")
+	dataDir := flag.String("data-dir", "var/ferretdb", "directory holding one SQLite file per database (sqlite)")
 	verbose := flag.Bool("debug", false, "log every command")
 	flag.Parse()
 
@@ -50,32 +56,49 @@ func main() {
 	// fifth of the CPU under a steady insert load: collect less often.
 	debug.SetGCPercent(400)
 
-	dir, err := filepath.Abs(*dataDir)
-	if err != nil {
-		logger.Error("bad data dir", "error", err)
-		os.Exit(2)
+	config := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listenAddr},
+		Logger:   logger,
+		Handler:  *handler,
 	}
-	if err = os.MkdirAll(dir, 0o700); err != nil {
-		logger.Error("cannot create data dir", "error", err)
+	store := ""
+
+	switch *handler {
+	case "postgresql":
+		config.PostgreSQLURL = os.Getenv("FERRETDB_POSTGRESQL_URL")
+		if config.PostgreSQLURL == "" {
+			logger.Error("FERRETDB_POSTGRESQL_URL is not set (postgres://user:password@host:port/database)")
+			os.Exit(2)
+		}
+		store = "postgresql"
+	case "sqlite":
+		dir, err := filepath.Abs(*dataDir)
+		if err != nil {
+			logger.Error("bad data dir", "error", err)
+			os.Exit(2)
+		}
+		if err = os.MkdirAll(dir, 0o700); err != nil {
+			logger.Error("cannot create data dir", "error", err)
+			os.Exit(2)
+		}
+		config.SQLiteURL = "file:" + dir + "/?" + sqlitePragmas.Encode()
+		store = dir
+	default:
+		logger.Error("unknown -handler (postgresql or sqlite)", "handler", *handler)
 		os.Exit(2)
 	}
 
-	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listenAddr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/?" + sqlitePragmas.Encode(),
-	})
+	db, err := ferretdb.New(config)
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
 		os.Exit(1)
 	}
 
-	// SIGTERM from `flightdelay down` closes the listener and the SQLite files cleanly.
+	// SIGTERM from `flightdelay down` closes the listener and the storage connections cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("FerretDB listening", "addr", *listenAddr, "data", dir)
+	logger.Info("FerretDB listening", "addr", *listenAddr, "handler", *handler, "store", store)
 	if err = db.Run(ctx); err != nil {
 		logger.Error("FerretDB stopped with an error", "error", err)
 		os.Exit(1)

@@ -233,10 +233,12 @@ def answer_document(request_id: str) -> dict:
     }
 
 
-def test_an_unknown_id_waits(client):
+def test_an_unknown_id_is_404_unknown_and_fast(client):
+    started = time.monotonic()
     reply = client.get(RESPONSE.format(uuid.uuid4()))
-    assert reply.status_code == 200
-    assert reply.json["status"] == "WAIT"
+    assert reply.status_code == 404
+    assert reply.json["status"] == "UNKNOWN" and "kept" in reply.json["message"]
+    assert time.monotonic() - started < 2.0  # an indexed look-up, not a collection scan
 
 
 # --- served by gunicorn ----------------------------------------------------------------------------

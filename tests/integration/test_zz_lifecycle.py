@@ -13,16 +13,25 @@ from pymongo import MongoClient
 
 from flightdelay.canary import find_by_key
 from flightdelay.embedded import platform
+from flightdelay.store import postgres
 
-DATA_SERVICES = ["ferretdb", "kafka", "hdfs-namenode", "hdfs-datanode"]
+DATA_SERVICES = ["postgres", "ferretdb", "kafka", "hdfs-namenode", "hdfs-datanode"]
 
 
 def quiet(_line: str) -> None:
     pass
 
 
-def test_down_then_up_keeps_kafka_hdfs_and_mongo_data(settings):
+def _airflow_runs(settings) -> int:
+    with postgres.connect(settings, postgres.AIRFLOW) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM dag_run")
+        return cursor.fetchone()[0]
+
+
+def test_down_then_up_keeps_kafka_hdfs_mongo_and_airflow_data(settings):
     marker = uuid.uuid4().hex
+    airflow_runs = _airflow_runs(settings)
+    assert airflow_runs > 0, "the DAG runs of the earlier tests should be in Airflow's database"
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     producer.produce(settings.dead_letter_topic, key=marker, value=marker.encode())
     assert producer.flush(10) == 0
@@ -39,6 +48,7 @@ def test_down_then_up_keeps_kafka_hdfs_and_mongo_data(settings):
         assert reader.read() == marker
     with MongoClient(settings.mongo_uri) as client:
         assert client["integration_tests"]["restart"].find_one({"_id": marker}) == {"_id": marker}
+    assert _airflow_runs(settings) == airflow_runs
     seen = find_by_key(settings.dead_letter_topic, marker, timeout=60)
     assert seen == marker.encode(), "the Kafka message did not survive the restart"
 

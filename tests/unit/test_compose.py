@@ -184,7 +184,7 @@ def test_long_running_services_have_a_healthcheck_and_restart():
 
 def test_one_shot_jobs():
     assert {n for n, s in SERVICES.items() if one_shot(s)} == {
-        "kafka-init", "hdfs-init", "nifi-init", "airflow-init", "bootstrap",
+        "kafka-init", "mongo-init", "hdfs-init", "nifi-init", "airflow-init", "bootstrap",
     }  # fmt: skip
 
 

@@ -332,3 +332,24 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
         if "event" in fields:
             events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+class EmptyStore:
+    """A MongoDB that answers and holds no prediction (the store's look-up, without a server)."""
+
+    def find_prediction(self, key):
+        return None
+
+
+def test_an_id_nobody_will_answer_is_404_unknown_and_one_sent_here_waits(app, client, monkeypatch):
+    links = app.extensions["flightdelay"]["bridge"]
+    monkeypatch.setattr(links, "store", EmptyStore())
+    monkeypatch.setattr(links, "start", lambda: None)
+    unknown = client.get(RESPONSE.format(uuid.uuid4()))
+    assert unknown.status_code == 404
+    assert unknown.json["status"] == "UNKNOWN" and "30 days" in unknown.json["message"]
+
+    sent = str(uuid.uuid4())
+    links.sent.put(sent, {"sent": True})  # what send_request records for a request it produced
+    waiting = client.get(RESPONSE.format(sent))
+    assert waiting.status_code == 200 and waiting.json["status"] == "WAIT"

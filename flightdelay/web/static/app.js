@@ -164,6 +164,10 @@
         const body = await res.json().catch(() => ({}));
         if (state.done) return;
         if (res.ok && body.status === "OK") return deliver(body, "polling");
+        if (res.status === 404) {
+          stop();
+          return setStatus(`This request is unknown to the server (${body.message || "it may have restarted"}). Please send it again.`, "problem");
+        }
         if (res.status === 503) setStatus(`Still waiting; ${body.message || "a service is down"}.`, "warning");
       } catch (err) {
         if (!state.done) setStatus("Still waiting; the server did not answer the last poll.", "warning");
