@@ -10,7 +10,7 @@ prediction-shaped documents (_id = UUID, as the scorer's MongoDB sink writes the
 unordered, one client) up to each of --sizes. At each size it prints:
 - the insert rate over the last step and over the most recent --window documents, against the
   rate into the empty collection (its first --baseline documents);
-- find_one by _id and by UUID (the platform's filters, flightdelay.store.queries), p50/p99 over
+- find_one by _id (= UUID, the platform's filter, flightdelay.store.queries), p50/p99 over
   --lookups look-ups, half of them hits (ids inserted) and half misses, and the plan PostgreSQL
   chose for each;
 - the web's response route for ids nobody sent (404 UNKNOWN after one MongoDB look-up), p50/p99
@@ -42,7 +42,7 @@ from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.settings import get_settings
 from flightdelay.store import postgres
 from flightdelay.store.indexes import ensure_indexes, ferretdb_tables
-from flightdelay.store.queries import by_id, prediction_by_uuid
+from flightdelay.store.queries import by_id
 from flightdelay.store.retention import scored_day
 
 RESPONSE = "/flights/delays/predict/classify_realtime/response/{}"
@@ -242,9 +242,7 @@ def measure(db, settings, filler: Filler, args, step_rate: float | None) -> dict
     print(f"  measuring at {filler.count:,} documents", flush=True)
     row = {"size": filler.count, "step_rate": step_rate, "window_rate": filler.rate(last=args.window)}
     row["by_id"] = lookup_latencies(collection, by_id, hits, misses)
-    row["by_uuid"] = lookup_latencies(collection, prediction_by_uuid, hits, misses)
     row["plan_id"] = plan_of(db, settings.predictions_collection, by_id(misses[0]))
-    row["plan_uuid"] = plan_of(db, settings.predictions_collection, prediction_by_uuid(misses[0]))
     row["route"] = response_route_latencies(settings, db.name, args.requests)
     row["disk"] = disk_mib(settings, db.name)
     return row
@@ -267,8 +265,6 @@ def report(rows: list[dict], baseline: float | None, baseline_docs: int, window:
         ("  ratio to the empty collection", lambda r: ratio(r["window_rate"])),
         ("find_one by _id p50 / p99 (ms)", lambda r: ms(r["by_id"])),
         ("  hits / misses p50 (ms)", lambda r: ms(r["by_id"], "hit_p50", "miss_p50")),
-        ("find_one by UUID p50 / p99 (ms)", lambda r: ms(r["by_uuid"])),
-        ("  hits / misses p50 (ms)", lambda r: ms(r["by_uuid"], "hit_p50", "miss_p50")),
         ("response route, unknown id p50 / p99 (ms)", lambda r: ms(r["route"])),
         ("predictions table + indexes (MiB)", lambda r: f"{r['disk'][0]:,.0f}"),
         ("  of which indexes (MiB)", lambda r: f"{r['disk'][1]:,.0f}"),
@@ -280,9 +276,9 @@ def report(rows: list[dict], baseline: float | None, baseline_docs: int, window:
     for label, cell in lines:
         print(f"{label:<44}" + "".join(f"{cell(r):>{width}}" for r in rows))
     for r in rows:
-        problems = [f"{r[k]['wrong']} wrong find_one answers by {k[3:]}" for k in ("by_id", "by_uuid") if r[k]["wrong"]]
+        problems = [f"{r[k]['wrong']} wrong find_one answers by {k[3:]}" for k in ("by_id",) if r[k]["wrong"]]
         problems += [f"response route answered {code} {n} times" for code, n in r["route"]["other"].items()]
-        print(f"at {r['size']:,}: plan by _id: {r['plan_id']}; by UUID: {r['plan_uuid']}")
+        print(f"at {r['size']:,}: plan by _id (= UUID): {r['plan_id']}")
         for problem in problems:
             print(f"  !! {problem}")
 

@@ -142,6 +142,13 @@ class PostgreSQL(Service):
             # a crash of the server loses nothing; a power cut may lose the last ~0.6 s of commits
             # (the scorer re-inserts its newest HDFS batches at start, imports are idempotent)
             "synchronous_commit": "off",
+            # no replica reads this WAL: write the least of it, and checkpoint rarely, since the
+            # first change of a page after each checkpoint writes the whole page (random GIN and
+            # btree inserts of a growing predictions table touch a new page almost every time)
+            "wal_level": "minimal",
+            "max_wal_senders": 0,
+            "max_wal_size": "4GB",
+            "checkpoint_timeout": "15min",
             "log_min_messages": "warning",
             "log_checkpoints": "off",
         }

@@ -36,7 +36,8 @@ class CollectionIndexes:
 INDEX_PLAN = (
     CollectionIndexes(
         "predictions_collection",
-        ("_id", "UUID", "ScoredDay"),
+        # _id is the UUID (the scorer writes it so): a second index on UUID would only cost inserts
+        ("_id", "ScoredDay"),
         (IndexModel([("UUID", ASCENDING)], unique=True), IndexModel([("ScoredDay", ASCENDING)])),
     ),
     CollectionIndexes(

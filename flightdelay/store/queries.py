@@ -35,12 +35,9 @@ def pushed_down(query: Mapping[str, Any]) -> bool:
 
 
 def by_id(key: str) -> dict:
-    """A prediction by UUID, a model by version, a route by "ORIGIN-DEST", a flight by its key."""
+    """A prediction by UUID (its _id: no query needs the UUID field itself), a model by version, a
+    route by "ORIGIN-DEST", a flight by its key."""
     return {"_id": key}
-
-
-def prediction_by_uuid(uuid: str) -> dict:
-    return {"UUID": uuid}
 
 
 def predictions_scored_on(day: date | str) -> dict:
@@ -69,7 +66,6 @@ class PlatformQuery:
 
 PLATFORM_QUERIES = (
     PlatformQuery("predictions_collection", "web and canary: a prediction by its UUID (_id)", by_id("0" * 32)),
-    PlatformQuery("predictions_collection", "a prediction by its UUID field", prediction_by_uuid("0" * 32)),
     PlatformQuery("predictions_collection", "retention: one day's predictions", predictions_scored_on("2000-01-01")),
     PlatformQuery("flights_collection", "import (replace mode): a flight by its natural key", by_id("missing")),
     PlatformQuery("flights_collection", "history window: one day's flights", flights_on("1999-01-01")),

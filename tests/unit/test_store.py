@@ -24,7 +24,6 @@ from flightdelay.store.queries import (
     PLATFORM_QUERIES,
     by_id,
     flights_on,
-    prediction_by_uuid,
     predictions_scored_on,
     pushed_down,
     with_status,
@@ -47,7 +46,6 @@ def settings(tmp_path, monkeypatch) -> Settings:
     "query",
     [
         by_id("3f2c"),
-        prediction_by_uuid("3f2c"),
         predictions_scored_on("2026-12-01"),
         flights_on("2013-01-01"),
         with_status("current"),
