@@ -1,9 +1,9 @@
 """Airflow 3: api-server (UI + REST on 8080), scheduler (LocalExecutor), dag-processor, triggerer.
 
 Config comes from AIRFLOW__* environment variables built from the settings; the metadata
-database is the ``airflow`` database of the platform's PostgreSQL (its own role). The admin password, JWT secret, API secret key and Fernet
-key are generated at first start and kept in var/secrets (mode 0600); `flightdelay status` shows
-the password. Connections for Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built
+database is the ``airflow`` database of the platform's PostgreSQL (its own role). The admin
+password, JWT secret, API secret key and Fernet key are generated at first start and kept in
+var/secrets (mode 0600); `flightdelay status` shows the password. Connections for Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built
 from the settings, so DAGs name connections, never hosts.
 """
 

@@ -19,6 +19,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import psutil
+
 from flightdelay.embedded.base import NotInstalledError, Service, ServiceError
 from flightdelay.secrets import write_private
 from flightdelay.store import postgres
@@ -51,8 +53,13 @@ class PostgreSQL(Service):
 
     # --- where the cluster lives ------------------------------------------------------------------
     @property
-    def cluster(self) -> Path:
+    def cluster_link(self) -> Path:
         return self.home / "cluster"
+
+    @property
+    def cluster(self) -> Path:
+        """The real folder: its owner may not be able to pass through var/ to follow the link."""
+        return self.cluster_link.resolve()
 
     @property
     def data_dir(self) -> Path:
@@ -74,14 +81,13 @@ class PostgreSQL(Service):
 
     def _place_cluster(self) -> None:
         """Create var/postgres/cluster, as a folder or as a link to one the owner can reach."""
-        if self.cluster.exists() or not _as_root():
-            self.cluster.mkdir(parents=True, exist_ok=True)
+        if self.cluster_link.exists() or not _as_root():
+            self.cluster_link.mkdir(parents=True, exist_ok=True)
             return
-        owner = pwd.getpwnam(OS_USER)
         self.home.mkdir(parents=True, exist_ok=True)
         if self._owner_can_enter(self.home):
-            self.cluster.mkdir()
-            target = self.cluster
+            self.cluster_link.mkdir()
+            target = self.cluster_link
         else:
             tag = hashlib.sha1(str(self.home.resolve()).encode()).hexdigest()[:12]
             target = OUTSIDE_ROOT / f"postgres-{tag}"
@@ -89,27 +95,26 @@ class PostgreSQL(Service):
                 shutil.rmtree(target)
             target.mkdir(parents=True)
             os.chmod(OUTSIDE_ROOT, 0o755)
-            self.cluster.symlink_to(target, target_is_directory=True)
-        os.chown(target, owner.pw_uid, owner.pw_gid)
+            self.cluster_link.symlink_to(target, target_is_directory=True)
+        self._give_to_owner(target)
         os.chmod(target, 0o700)
 
-    def _owned_dir(self, folder: Path) -> None:
-        folder.mkdir(mode=0o700, exist_ok=True)
+    @staticmethod
+    def _give_to_owner(path: Path) -> None:
         if _as_root():
             owner = pwd.getpwnam(OS_USER)
-            os.chown(folder, owner.pw_uid, owner.pw_gid)
+            os.chown(path, owner.pw_uid, owner.pw_gid)
 
     def prepare(self) -> None:
         self._place_cluster()
-        self._owned_dir(self.socket_dir)
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self._give_to_owner(self.socket_dir)
         if (self.data_dir / "PG_VERSION").exists():
             return
         # initdb reads the superuser's password from a file the owner can read; removed after
         password_file = self.cluster / ".initdb-password"
         write_private(password_file, postgres.passwords(self.settings)[postgres.SUPERUSER])
-        if _as_root():
-            owner = pwd.getpwnam(OS_USER)
-            os.chown(password_file, owner.pw_uid, owner.pw_gid)
+        self._give_to_owner(password_file)
         try:
             result = subprocess.run(
                 [
@@ -122,6 +127,7 @@ class PostgreSQL(Service):
                     "--encoding=UTF8",
                     "--locale=C",
                 ],
+                cwd=self.cluster,  # a folder its owner may enter
                 capture_output=True,
                 text=True,
             )
@@ -154,6 +160,24 @@ class PostgreSQL(Service):
         }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [*self._run_as_owner(), str(self.binary("postgres")), "-D", str(self.data_dir), *options]
+
+    def rss_mb(self) -> float | None:
+        """Proportional memory: every backend maps the shared buffers, and resident sizes summed
+        over ~60 backends would count them ~60 times."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            server = psutil.Process(pid)
+            total = 0
+            for proc in (server, *server.children(recursive=True)):
+                try:
+                    total += proc.memory_full_info().pss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return None
+        return round(total / 2**20, 1)
 
     def probe(self) -> str | None:
         with postgres.connect(self.settings, postgres.SUPERUSER, timeout=2) as connection:
