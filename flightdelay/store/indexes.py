@@ -17,6 +17,7 @@ from typing import Callable
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
+from pymongo.errors import CollectionInvalid
 
 from flightdelay.settings import Settings
 
@@ -69,7 +70,10 @@ def ensure_indexes(db: Database, settings: Settings, log: Callable[[str], None] 
     present = set(db.list_collection_names())
     for plan in INDEX_PLAN:
         if plan.name(settings) not in present:
-            db.create_collection(plan.name(settings))
+            try:
+                db.create_collection(plan.name(settings))
+            except CollectionInvalid:  # another client created it meanwhile
+                pass
     if flavour == MONGODB:
         created = _native_indexes(db, settings)
     elif flavour == SQLITE:
@@ -85,7 +89,10 @@ def _native_indexes(db: Database, settings: Settings) -> list[str]:
     created = []
     for plan in INDEX_PLAN:
         if plan.native:
-            created += [f"{plan.name(settings)}.{name}" for name in db[plan.name(settings)].create_indexes(list(plan.native))]
+            collection = db[plan.name(settings)]
+            existing = set(collection.index_information())
+            names = collection.create_indexes(list(plan.native))
+            created += [f"{collection.name}.{name}" for name in names if name not in existing]
     return created
 
 
