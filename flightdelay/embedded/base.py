@@ -178,15 +178,19 @@ class Service:
             return None
         try:
             proc = psutil.Process(pid)
-            total = proc.memory_info().rss
-            for child in proc.children(recursive=True):
+            total = 0
+            for member in (proc, *proc.children(recursive=True)):
                 try:
-                    total += child.memory_info().rss
+                    total += self.memory_of(member)
                 except psutil.Error:
                     pass
         except psutil.Error:
             return None
         return round(total / 2**20, 1)
+
+    def memory_of(self, proc: psutil.Process) -> int:
+        """Bytes one of the service's processes counts for (its resident size)."""
+        return proc.memory_info().rss
 
     def health(self) -> str | None:
         try:

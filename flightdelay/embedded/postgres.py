@@ -161,23 +161,10 @@ class PostgreSQL(Service):
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [*self._run_as_owner(), str(self.binary("postgres")), "-D", str(self.data_dir), *options]
 
-    def rss_mb(self) -> float | None:
+    def memory_of(self, proc: psutil.Process) -> int:
         """Proportional memory: every backend maps the shared buffers, and resident sizes summed
         over ~60 backends would count them ~60 times."""
-        pid = self.pid()
-        if pid is None:
-            return None
-        try:
-            server = psutil.Process(pid)
-            total = 0
-            for proc in (server, *server.children(recursive=True)):
-                try:
-                    total += proc.memory_full_info().pss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            return None
-        return round(total / 2**20, 1)
+        return proc.memory_full_info().pss
 
     def probe(self) -> str | None:
         with postgres.connect(self.settings, postgres.SUPERUSER, timeout=2) as connection:
