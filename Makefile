@@ -24,13 +24,14 @@ export UV_NATIVE_TLS := true
 export UV_LINK_MODE := copy
 export GOFLAGS := -mod=mod
 
-.PHONY: help install start up down status test test-unit test-integration clean distclean
+.PHONY: help install start up down status test test-unit test-integration test-chaos clean distclean
 
 help:
 	@echo "make up          install what is missing, start the embedded platform, first model"
 	@echo "make start       install what is missing, start the services only"
 	@echo "make test        install, start, run every test (unit + integration)"
 	@echo "make test-unit   the fast tests that need no service"
+	@echo "make test-chaos  kill each service under load and audit every sink (slow)"
 	@echo "make down        stop every service (data under var/ is kept)"
 	@echo "make status      state, ports, pid and memory of each service"
 	@echo "make clean       stop and wipe var/ (all platform data)"
@@ -116,9 +117,14 @@ test-unit: $(VENV)/.installed
 test-integration: start $(CHROMIUM)
 	$(PYTEST) tests/integration -q
 
+# every fault of the chaos suite (`make test` injects only a short subset)
+test-chaos: start
+	$(PYTEST) tests/chaos -q -m chaos
+
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
+# The chaos subset runs before the integration suite, whose last file stops the platform.
 test: start $(CHROMIUM) $(DOCKER_COMPOSE)
-	$(PYTEST) tests -q -p no:cacheprovider
+	$(PYTEST) tests/unit tests/chaos tests/integration -q -p no:cacheprovider -m "not chaos_full"
 	cd go/ferretdb && go test ./...
 
 # var/postgres/cluster may link to /var/lib/flightdelay/ (a checkout the postgres user cannot enter)

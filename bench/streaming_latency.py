@@ -26,6 +26,7 @@ import uuid
 
 from confluent_kafka import Consumer, Producer
 
+from flightdelay import kafka_auth
 from flightdelay.contract import new_request
 from flightdelay.settings import get_settings
 
@@ -37,7 +38,7 @@ class ResponseWatcher:
 
     def __init__(self):
         settings = get_settings()
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+        self.consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"bench-{uuid.uuid4()}",
                                   "auto.offset.reset": "latest", "enable.auto.commit": False,
                                   "fetch.wait.max.ms": 10})  # fmt: skip
         self.consumer.subscribe([settings.response_topic])
@@ -178,8 +179,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sustain", default="", help="comma-separated rates to hold, e.g. 2000,5000")
     parser.add_argument("--sustain-seconds", type=float, default=60)
     args = parser.parse_args(argv)
-    bootstrap = get_settings().kafka_bootstrap
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    producer = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 0})
     watcher = ResponseWatcher()
     watcher.start()
     try:
@@ -191,7 +191,7 @@ def main(argv: list[str]) -> int:
         if sustain_rates:
             # thousands of requests/s come from clients that batch (as the scorer's own producer
             # does): unbatched sends cost the broker a request each, on the machine being measured
-            batching = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4"})
+            batching = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 5, "compression.type": "lz4"})
             for rate in sustain_rates:
                 run_sustained(batching, watcher, rate, args.sustain_seconds)
     finally:

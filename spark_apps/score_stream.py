@@ -12,6 +12,11 @@ and fans each micro-batch out in ``foreachBatch``: predictions to the response t
 MongoDB ``flight_delay_ml_response`` (once per UUID) and HDFS ``/user/predictions`` (one JSON
 Lines file per batch id); malformed requests to the dead-letter topic with the reason. The model
 is swapped between micro-batches when the training DAG promotes a new version.
+
+No record stops the query: a request over the contract's size limit is dead-lettered unread, any
+record the parser cannot handle is dead-lettered, every dead letter is bounded to fit the topic,
+and a message Kafka refuses for what it is becomes a note on the dead-letter topic (or, refused
+again, a log line and the heartbeat's ``skipped`` count) while the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -30,18 +35,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
-from flightdelay.contract import label_of
+from flightdelay import kafka_auth
+from flightdelay.contract import MAX_MESSAGE_BYTES, label_of
 from flightdelay.flights.geo import load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
+from flightdelay.scoring import compiled_cache
+from flightdelay.scoring.dead_letters import undelivered_letter
 from flightdelay.scoring.model_holder import ModelHolder
-from flightdelay.scoring.requests import PARSED_COLUMNS, parse_record
-from flightdelay.scoring.serving import ServingModel, serving_model
-from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, dead_letter
+from flightdelay.scoring.requests import PARSED_COLUMNS, RECORD_COLUMNS, parse_record
+from flightdelay.scoring.serving import ServingModel, checked_compiled_model, predict_each, serving_model
+from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
 from flightdelay.settings import get_settings
 
 APP_NAME = "score_stream"
-REQUEST_OUTPUT = [c for c in PARSED_COLUMNS if c not in ("error", "payload", "source")]
+REQUEST_OUTPUT = [c for c in PARSED_COLUMNS if c not in RECORD_COLUMNS]
 DISTANCES_REFRESH_SECONDS = 600
 
 
@@ -68,9 +76,17 @@ class Scorer:
         self.known_distances: dict = {}
         self.distances_loaded_at = 0.0
         self.heartbeat = heartbeat
+        self.skipped = 0  # records neither answered nor dead-lettered, since the start
 
     def _load_model(self, version: str) -> ServingModel:
-        return serving_model(self.spark, version, PipelineModel.load(model_path(version, self.settings)), log)
+        compiled = compiled_cache.load(self.settings, version, log)
+        if compiled is not None:  # checked against Spark when first loaded: a restart skips that
+            log(f"model {version}: compiled form from {compiled_cache.cache_path(self.settings, version)}")
+            return checked_compiled_model(version, compiled)
+        serving = serving_model(self.spark, version, PipelineModel.load(model_path(version, self.settings)), log)
+        if serving.compiled is not None:
+            compiled_cache.save(self.settings, version, serving.compiled)
+        return serving
 
     def _current_version(self) -> str | None:
         current = self.registry.current()
@@ -94,32 +110,50 @@ class Scorer:
         records = read_records(batch)
         clock.lap("read")
         known_distances = self.reference_data()
-        rows = []
-        for value, produced_us, topic, partition, offset in records:
-            row = parse_record(value, produced_at(produced_us), known_distances, self.airports)
-            row["source"] = f"{topic}:{partition}:{offset}"
-            rows.append(row)
+        rows = [parse(record, known_distances, self.airports) for record in records]
         valid_rows = [r for r in rows if not r["error"]]
         invalid = [r for r in rows if r["error"]]
         clock.lap("parse")
-        scores = model.predict(valid_rows)
+        scores, unscorable = predict_each(model.predict, valid_rows)
+        for row, reason in unscorable:
+            row["error"] = reason
+            invalid.append(row)
         clock.lap("score")
         scored_at = datetime.now(timezone.utc).isoformat()
-        valid = [prediction(row, p, probs, model.version, scored_at) for row, (p, probs) in zip(valid_rows, scores)]
+        valid = [prediction(row, p, probs, model.version, scored_at) for row, (p, probs) in scores]
 
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
         # is replayed (the responses are sent again, at-least-once keyed by UUID; the HDFS file
         # is replaced). MongoDB, the slowest sink, trails by one batch (sinks.MongoTrail).
         written = self.hdfs_writer.submit(self.files.write_batch, batch_id, valid)
-        self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
-        self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
+        refused = self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
+        refused += self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
+        skipped = self.report_refused(refused)
         clock.lap("kafka")
         written.result()
         clock.lap("hdfs")
         self.mongo_trail.follow(valid)
         clock.lap("mongo wait")
-        log(f"batch {batch_id}: {len(valid)} scored, {len(invalid)} dead-lettered, model {model.version} ({model.engine}), {clock}")
-        self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine, scored=len(valid))
+        log(
+            f"batch {batch_id}: {len(valid)} scored, {len(invalid)} dead-lettered, {skipped} skipped, "
+            f"model {model.version} ({model.engine}), {clock}"
+        )
+        self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine,
+                  scored=len(valid), skipped=self.skipped)  # fmt: skip
+
+    def report_refused(self, refused: list[Undelivered]) -> int:
+        """Dead-letter a note for each message Kafka refused for what it is (its prediction, if
+        any, is in MongoDB and HDFS all the same). A note refused again is logged and counted.
+        Returns how many were skipped."""
+        if not refused:
+            return 0
+        log(f"{len(refused)} messages refused by Kafka, e.g. to {refused[0].topic}: {refused[0].error}")
+        notes = (undelivered_letter(r.topic, r.key, r.value, r.error) for r in refused)
+        lost = self.kafka.send(self.settings.dead_letter_topic, notes)
+        for r in lost[:3]:
+            log(f"skipped a record (key {r.key}): its dead letter was refused too: {r.error}")
+        self.skipped += len(lost)
+        return len(lost)
 
 
 class PhaseClock:
@@ -139,14 +173,28 @@ class PhaseClock:
 
 
 def read_records(batch: DataFrame) -> list[tuple]:
-    """(value, produced_us, topic, partition, offset) of every record of the micro-batch.
+    """(value, size, produced_us, topic, partition, offset) of every record of the micro-batch.
 
+    ``value`` is at most the first MAX_MESSAGE_BYTES bytes, cut by the executors: a request over
+    the limit is refused by its ``size`` alone, and never has to fit in the driver whole.
     As Arrow: the executors encode columns and the driver only forwards them, where collect()
     had the driver JVM pickle each row (2x the wall time and 9x the Python CPU for 20,000 rows)."""
     table = batch.select(
-        "value", F.unix_micros("timestamp").alias("produced_us"), "topic", "partition", "offset"
+        F.substring("value", 1, MAX_MESSAGE_BYTES).alias("value"),
+        F.length("value").alias("size"),
+        F.unix_micros("timestamp").alias("produced_us"),
+        "topic",
+        "partition",
+        "offset",
     ).toArrow()
     return list(zip(*(column.to_pylist() for column in table.columns)))
+
+
+def parse(record: tuple, known_distances: dict, airports: dict) -> dict:
+    value, size, produced_us, topic, partition, offset = record
+    row = parse_record(value, produced_at(produced_us), known_distances, airports, size=size)
+    row["source"] = f"{topic}:{partition}:{offset}"
+    return row
 
 
 def produced_at(micros: int | None) -> datetime | None:
@@ -218,7 +266,7 @@ def main(argv: list[str]) -> int:
 
     requests = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**kafka_auth.java_client_options(settings, prefix="kafka."))
         .option("subscribe", settings.request_topic)
         .option("startingOffsets", "earliest")  # first start only; then the checkpoint decides
         .option("failOnDataLoss", "false")

@@ -27,7 +27,10 @@ NIFI_PROCESSORS_DEADLINE_S = 300.0
 
 def kafka_topics(settings: Settings) -> None:
     from flightdelay.embedded.kafka import Kafka, ensure_topics
+    from flightdelay.kafka_auth import ensure_scram_user
 
+    if ensure_scram_user(settings):
+        print(f"kafka user {settings.kafka_user} created")
     created = ensure_topics(Kafka(settings).admin(), settings.topics, settings.topic_partitions)
     print(f"kafka topics created: {', '.join(created) or 'none (all exist)'}")
 

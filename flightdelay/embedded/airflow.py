@@ -3,8 +3,10 @@
 Config comes from AIRFLOW__* environment variables built from the settings; the metadata
 database is the ``airflow`` database of the platform's PostgreSQL (its own role). The admin
 password, JWT secret, API secret key and Fernet key are generated at first start and kept in
-var/secrets (mode 0600); `flightdelay status` shows the password. Connections for Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built
-from the settings, so DAGs name connections, never hosts.
+var/secrets (mode 0600); `flightdelay status --show-secrets` shows the password. Connections for
+Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built from the settings, so DAGs name
+connections, never hosts; `mongo_default` carries the platform's MongoDB login. No component
+listens beyond the api-server (8080, on the bind host).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import secrets
 import subprocess
 import sys
 from base64 import urlsafe_b64encode
+from datetime import datetime
 from pathlib import Path
 
 import requests
 
+from flightdelay import kafka_auth
 from flightdelay.embedded.base import Service, ServiceError, write_private
 from flightdelay.embedded.spark import spark_environment
 from flightdelay.settings import PROJECT_ROOT, Settings
@@ -48,6 +52,16 @@ def airflow_secrets(settings: Settings) -> dict[str, str]:
     return stored
 
 
+def mongo_login(settings: Settings) -> dict:
+    """The MongoDB login of the settings, as a connection's fields (MongoHook puts the database in
+    the URI's path, so the login's source is named)."""
+    if settings.mongo_login is None:
+        return {}
+    user, password = settings.mongo_login
+    extra = {"authMechanism": settings.mongo_auth_mechanism, "authSource": settings.mongo_auth_source}
+    return {"login": user, "password": password, "extra": extra}
+
+
 def connections(settings: Settings) -> dict[str, str]:
     """AIRFLOW_CONN_* variables (JSON form) for the connections the DAGs use."""
     conns = {
@@ -59,13 +73,15 @@ def connections(settings: Settings) -> dict[str, str]:
         },
         "kafka_default": {
             "conn_type": "kafka",
-            "extra": {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "airflow"},
+            # the provider hands `extra` to confluent-kafka: the SASL login goes with it
+            "extra": kafka_auth.client_config(settings, **{"group.id": "airflow"}),
         },
         "mongo_default": {
             "conn_type": "mongo",
             "host": settings.mongo_host,
             "port": settings.mongo_port,
             "schema": settings.mongo_database,
+            **mongo_login(settings),
         },
         "webhdfs_default": {
             "conn_type": "webhdfs",
@@ -121,6 +137,10 @@ def health(settings: Settings) -> dict:
 class _AirflowComponent(Service):
     component = ""
     health_key = ""
+    #: Airflow 3.3's log server binds every interface and has no host setting; on one machine
+    #: the api-server reads every task's and trigger's log from the shared log folder, so the
+    #: scheduler and the triggerer start none (nothing listens on 8793/8794)
+    options: tuple[str, ...] = ()
     start_timeout = 180.0
 
     @property
@@ -134,12 +154,20 @@ class _AirflowComponent(Service):
         return airflow_environment(self.settings)
 
     def command(self) -> list[str]:
-        return [airflow_bin(), self.component]
+        return [airflow_bin(), self.component, *self.options]
 
     def probe(self) -> str | None:
         entry = health(self.settings).get(self.health_key) or {}
         status = entry.get("status")
-        return None if status == "healthy" else f"{self.health_key} status {status}"
+        if status != "healthy":
+            return f"{self.health_key} status {status}"
+        # Airflow calls a component healthy for a while after its last heartbeat, so a killed one
+        # still looks healthy: only a heartbeat sent since our process started counts
+        beat = next((v for k, v in entry.items() if k.startswith("latest_") and k.endswith("heartbeat")), None)
+        started = self._start_marker()
+        if beat and started and datetime.fromisoformat(beat).timestamp() < started:
+            return f"{self.health_key}: no heartbeat since this process started"
+        return None
 
 
 class AirflowApiServer(_AirflowComponent):
@@ -176,6 +204,7 @@ class AirflowScheduler(_AirflowComponent):
     description = "Airflow scheduler with the LocalExecutor"
     component = "scheduler"
     health_key = "scheduler"
+    options = ("--skip-serve-logs",)
     depends_on = ("airflow-api-server",)
 
 
@@ -192,6 +221,7 @@ class AirflowTriggerer(_AirflowComponent):
     description = "Airflow triggerer (deferred tasks)"
     component = "triggerer"
     health_key = "triggerer"
+    options = ("--skip-serve-logs",)
     depends_on = ("airflow-api-server",)
 
 

@@ -7,6 +7,8 @@ its pid, wait for health, report memory, stop it gracefully and then by force, b
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -15,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import psutil
 
@@ -34,11 +36,12 @@ class NotInstalledError(ServiceError):
 @dataclass
 class ServiceStatus:
     name: str
-    state: str  # "healthy", "starting", "unhealthy", "stopped"
+    state: str  # "healthy", "unhealthy", "stopped", "failed" (the supervisor gave up on it)
     pid: int | None
     ports: list[int]
     rss_mb: float | None
     detail: str = ""
+    restarts: int = 0  # by the supervisor
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +51,7 @@ class ServiceStatus:
             "ports": self.ports,
             "rss_mb": self.rss_mb,
             "detail": self.detail,
+            "restarts": self.restarts,
         }
 
 
@@ -94,6 +98,8 @@ class Service:
     stop_timeout: float = 30.0
     #: the graceful stop (PostgreSQL's SIGTERM waits for every client to leave: it takes SIGINT)
     stop_signal: signal.Signals = signal.SIGTERM
+    #: its child processes are part of it (gunicorn and Airflow workers): counted and stopped with it
+    owns_children: bool = True
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -140,11 +146,17 @@ class Service:
         return self.settings.var_dir / "log" / f"{self.name}.log"
 
     # --- process ----------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The pid of our running process, or None (a stale pid file is removed)."""
+    def _recorded_pid(self) -> int | None:
         try:
-            pid = int(self.pid_file.read_text().strip())
+            return int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
+            return None
+
+    def pid(self) -> int | None:
+        """The pid of our running process, or None. A stale pid file stays until the next start,
+        which stops what the dead process left behind (NiFi's Python children)."""
+        pid = self._recorded_pid()
+        if pid is None:
             return None
         try:
             proc = psutil.Process(pid)
@@ -155,11 +167,45 @@ class Service:
                 alive = False
         except psutil.Error:
             alive = False
-        if not alive:
-            self.pid_file.unlink(missing_ok=True)
-            self._marker_file.unlink(missing_ok=True)
-            return None
-        return pid
+        return pid if alive else None
+
+    @property
+    def wanted_file(self) -> Path:
+        """Present from `start` until a person's `stop`: the supervisor restarts only what is wanted."""
+        return self.pid_file.with_suffix(".wanted")
+
+    @property
+    def wanted(self) -> bool:
+        return self.wanted_file.exists()
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One start or stop of this service at a time across processes (the supervisor, a DAG
+        deploying the scorer, a person's `up`): never two instances, never a pid file half written."""
+        lock = self.pid_file.with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _clear_leftovers(self) -> None:
+        """Kill what a dead instance left running in its process group (NiFi's Python processes
+        outlive a SIGKILL of the JVM). Only processes working under var/ count: a recycled group id
+        belongs to someone else."""
+        old = self._recorded_pid()
+        if old is None:
+            return
+        for proc in psutil.process_iter(["pid", "cwd"]):
+            try:
+                if os.getpgid(proc.pid) == old and (proc.info.get("cwd") or "").startswith(str(self.settings.var_dir)):
+                    proc.kill()
+            except (ProcessLookupError, psutil.Error):
+                pass
+        self.pid_file.unlink(missing_ok=True)
+        self._marker_file.unlink(missing_ok=True)
 
     @property
     def _marker_file(self) -> Path:
@@ -179,7 +225,7 @@ class Service:
         try:
             proc = psutil.Process(pid)
             total = 0
-            for member in (proc, *proc.children(recursive=True)):
+            for member in (proc, *(proc.children(recursive=True) if self.owns_children else ())):
                 try:
                     total += self.memory_of(member)
                 except psutil.Error:
@@ -208,10 +254,47 @@ class Service:
 
     def start(self, log: Callable[[str], None] = print) -> bool:
         """Start unless already running and healthy. Returns True if a process was started."""
-        if self.pid() is not None:
-            self.wait_healthy(log)
-            self.after_healthy()
+        self.wanted_file.parent.mkdir(parents=True, exist_ok=True)
+        self.wanted_file.touch()
+        return self._bring_up(log)
+
+    def recover(self, seen_pid: int | None, log: Callable[[str], None] = print) -> bool:
+        """The supervisor's restart of the process it found dead or hung (``seen_pid``; None:
+        dead). Nothing happens if a person stopped the service since, or someone else already
+        started a new process. Returns True if it started one."""
+        with self._exclusive():
+            current = self.pid()
+            if not self.wanted or (current is not None and current != seen_pid):
+                return False
+            if current is not None:
+                self._terminate(log)
+            proc = self._spawn(log)
+        self.wait_healthy(log, proc)
+        self.after_healthy()
+        return True
+
+    def busy(self) -> bool:
+        """Someone (another process, or another thread here) is starting or stopping it now."""
+        lock = self.pid_file.with_suffix(".lock")
+        if not lock.exists():
             return False
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def _bring_up(self, log: Callable[[str], None]) -> bool:
+        with self._exclusive():
+            proc = None if self.pid() is not None else self._spawn(log)
+        self.wait_healthy(log, proc)
+        self.after_healthy()
+        return proc is not None
+
+    def _spawn(self, log: Callable[[str], None]) -> subprocess.Popen:
+        self._clear_leftovers()
         self.check_installed()
         for port in self.ports():
             if port_open(self.settings.bind_host, port):
@@ -236,12 +319,10 @@ class Service:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: `down` can stop it and its children
             )
-        self.pid_file.write_text(f"{proc.pid}\n")
         self._marker_file.write_text(str(psutil.Process(proc.pid).create_time()))
+        self.pid_file.write_text(f"{proc.pid}\n")
         log(f"  {self.name}: started (pid {proc.pid}), waiting for health")
-        self.wait_healthy(log, proc)
-        self.after_healthy()
-        return True
+        return proc
 
     def wait_healthy(self, log: Callable[[str], None] = print, proc: subprocess.Popen | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -266,13 +347,23 @@ class Service:
         )
 
     def stop(self, log: Callable[[str], None] = print) -> bool:
+        """A person's stop: no longer wanted (the supervisor leaves it down), then terminated."""
+        self.wanted_file.unlink(missing_ok=True)
+        return self.terminate(log)
+
+    def terminate(self, log: Callable[[str], None] = print) -> bool:
         """Stop gracefully (``stop_signal``), then by force (SIGKILL to its process group)."""
+        with self._exclusive():
+            return self._terminate(log)
+
+    def _terminate(self, log: Callable[[str], None]) -> bool:
         pid = self.pid()
         if pid is None:
+            self._clear_leftovers()
             return False
         try:
             proc = psutil.Process(pid)
-            children = proc.children(recursive=True)
+            children = proc.children(recursive=True) if self.owns_children else []
             proc.send_signal(self.stop_signal)
             try:
                 proc.wait(self.stop_timeout)

@@ -5,6 +5,12 @@ tiny installs, SQLite files under var/ferretdb/data (MONGO_BACKEND=sqlite). Once
 collections and the indexes their queries need are created (flightdelay.store.indexes) before any
 client queries them.
 
+Authentication: FerretDB 1.x hands a client's PLAIN credentials to PostgreSQL and opens that
+client's connections with them; a client without credentials gets the base URL's login, which
+holds none, so PostgreSQL refuses it. Every platform client logs in as the ``ferretdb`` role
+through ``Settings.mongo_uri``. (SCRAM needs FerretDB's experimental "new auth", which the
+embeddable package does not offer.) On SQLite FerretDB checks no credentials at all.
+
 FerretDB's aggregation support is narrow ($group only $sum/$count, no $out/$merge): the platform
 computes aggregates in Python or Spark, never in the database.
 """
@@ -64,7 +70,8 @@ class FerretDB(Service):
 
     def environment(self) -> Mapping[str, str]:
         if self.backend == POSTGRESQL:
-            return {"FERRETDB_POSTGRESQL_URL": postgres.url(self.settings, postgres.FERRETDB)}
+            # no login in the URL: anonymous clients would connect with it
+            return {"FERRETDB_POSTGRESQL_URL": postgres.url_without_login(self.settings, postgres.FERRETDB)}
         return {}
 
     def command(self) -> list[str]:

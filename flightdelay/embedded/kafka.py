@@ -1,8 +1,10 @@
 """Kafka: one KRaft node that is both broker and controller, from Maven Central jars.
 
-Install: java/kafka/pom.xml (org.apache.kafka:kafka_2.13). Config: var/kafka/server.properties,
-written at every start from the settings. Storage is formatted once (var/kafka/data/meta.properties).
-The request, response and dead-letter topics are created through the admin client once healthy.
+Install: java/kafka/pom.xml (org.apache.kafka:kafka_2.13). Config: var/kafka/server.properties
+(0600: it holds the admin login), written at every start from the settings. Storage is formatted
+once (var/kafka/data/meta.properties). Once healthy, the platform user's SCRAM credential and the
+request, response and dead-letter topics are created through the admin API. Every listener takes
+logins only (flightdelay/kafka_auth.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from flightdelay.embedded.base import Service, ServiceError, java_home
+from flightdelay import kafka_auth
+from flightdelay.embedded.base import Service, ServiceError, java_home, write_private
 from flightdelay.embedded.jvm import classpath, heap, jar_dir
 
 LOG4J2 = """\
@@ -54,16 +57,28 @@ class Kafka(Service):
     def server_properties(self) -> str:
         s = self.settings
         host = s.bind_host
+        admin_password = kafka_auth.secrets(s)["admin_password"]
+        admin = kafka_auth.ADMIN_USER
+        # the admin's PLAIN login serves both listeners: the broker's own link to the controller,
+        # and creating the SCRAM user over the client listener before any SCRAM user exists
+        admin_plain = kafka_auth.jaas(kafka_auth.PLAIN_MODULE, admin, admin_password, **{admin: admin_password})
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{host}:{s.kafka_port},CONTROLLER://{host}:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{s.kafka_host}:{s.kafka_port}",
+                f"listeners=CLIENT://{host}:{s.kafka_port},CONTROLLER://{host}:{s.kafka_controller_port}",
+                f"advertised.listeners=CLIENT://{s.kafka_host}:{s.kafka_port}",
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=CLIENT",
+                "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT",
+                f"sasl.enabled.mechanisms={kafka_auth.MECHANISM},PLAIN",
+                "sasl.mechanism.inter.broker.protocol=PLAIN",
+                "sasl.mechanism.controller.protocol=PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                f"listener.name.controller.plain.sasl.jaas.config={admin_plain}",
+                f"listener.name.client.plain.sasl.jaas.config={admin_plain}",
+                f"listener.name.client.scram-sha-256.sasl.jaas.config={kafka_auth.SCRAM_MODULE} required;",
                 f"log.dirs={self.data_dir}",
                 f"num.partitions={s.topic_partitions}",
                 "offsets.topic.replication.factor=1",
@@ -90,7 +105,7 @@ class Kafka(Service):
         ]
 
     def prepare(self) -> None:
-        self.config_file.write_text(self.server_properties())
+        write_private(self.config_file, self.server_properties())
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if (self.data_dir / "meta.properties").exists():
             return
@@ -109,9 +124,7 @@ class Kafka(Service):
 
     def admin(self) -> AdminClient:
         # log_level 0: "connection refused" while the broker starts is expected, not worth a line
-        return AdminClient(
-            {"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 3000, "log_level": 0}
-        )
+        return AdminClient(kafka_auth.admin_config(self.settings, **{"socket.timeout.ms": 3000, "log_level": 0}))
 
     def probe(self) -> str | None:
         metadata = self.admin().list_topics(timeout=2)
@@ -120,6 +133,7 @@ class Kafka(Service):
         return None
 
     def after_healthy(self) -> None:
+        kafka_auth.ensure_scram_user(self.settings)
         ensure_topics(self.admin(), self.settings.topics, self.settings.topic_partitions)
 
 

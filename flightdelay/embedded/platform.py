@@ -1,7 +1,8 @@
 """The embedded platform as a whole: which services, in which order, up / down / status.
 
 Services start in waves: a wave holds every service whose dependencies are already healthy, and
-its members start side by side (the JVMs overlap their start-up on the two cores).
+its members start side by side (the JVMs overlap their start-up on the two cores). `up` leaves the
+supervisor running (supervisor.py) and `down` stops it before anything else.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
 from flightdelay.embedded.airflow import airflow_services
-from flightdelay.embedded.base import Service, ServiceError, ServiceStatus
+from flightdelay.embedded.base import Service, ServiceError, ServiceStatus, tail
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
@@ -19,6 +20,7 @@ from flightdelay.embedded.nifi import NiFi
 from flightdelay.embedded.postgres import PostgreSQL
 from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
+from flightdelay.embedded.supervisor import SupervisorProcess, read_state, reset_file
 from flightdelay.embedded.web import FlaskApp
 from flightdelay.settings import Settings, get_settings
 
@@ -95,7 +97,16 @@ def up(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -
                     failures.append(f"{name}: {exc}")
         if failures:
             raise ServiceError("\n\n".join(failures))
+    supervise(log)
     return time.monotonic() - started
+
+
+def supervise(log: Callable[[str], None] = print) -> None:
+    """Start the supervisor unless it runs; it forgets the services it had given up on."""
+    settings = get_settings()
+    reset_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    reset_file(settings).touch()
+    SupervisorProcess(settings).start(log)
 
 
 def dependants(services: list[Service], names: Iterable[str]) -> list[Service]:
@@ -116,15 +127,37 @@ def down(names: Iterable[str] | None = None, log: Callable[[str], None] = print)
     if names:
         select(services, names)  # names unknown services
         services = dependants(services, names)
+    supervisor = SupervisorProcess(get_settings())
+    was_supervised = supervisor.stop(log)
     for wave in reversed(waves(services)):
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:
             list(pool.map(lambda s: s.stop(log), wave))
+    # the rest of a partly stopped platform stays supervised (what was stopped is no longer wanted)
+    if names and was_supervised:
+        supervise(log)
 
 
 def status(names: Iterable[str] | None = None) -> list[ServiceStatus]:
-    services = select(all_services(), names)
+    """Each service's state with the supervisor's view merged in: restart counts, and `failed`
+    (with the end of its log) for a service it gave up on. The supervisor's own row comes last."""
+    settings = get_settings()
+    services = select(all_services(settings), names)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda s: s.status(), services))
+        statuses = list(pool.map(lambda s: s.status(), services))
+    supervisor = SupervisorProcess(settings).status()
+    watched = read_state(settings).get("services", {}) if supervisor.pid else {}
+    by_name = {s.name: s for s in services}
+    for row in statuses:
+        watch = watched.get(row.name, {})
+        row.restarts = watch.get("restarts", 0)
+        if watch.get("state") == "failed":
+            row.state = "failed"
+            row.detail = f"{watch.get('reason')}; end of its log:\n{tail(by_name[row.name].log_file, 10)}"
+        elif watch.get("state") == "waiting" and row.state != "healthy":
+            row.detail = row.detail or watch.get("reason", "")
+    if not names:
+        statuses.append(supervisor)
+    return statuses
 
 
 def service(name: str) -> Service:

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from flightdelay.embedded.base import NotInstalledError, Service, java_home
-from flightdelay.embedded.hdfs import CLIENT_CLOSE_RETRY_DELAY
+from flightdelay.embedded.hdfs import CLIENT_CONFIG
 from flightdelay.embedded.jvm import jar_dir
 from flightdelay.settings import Settings
 
@@ -73,10 +73,10 @@ class _SparkDaemon(Service):
             "appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n\n"
             "logger.master.name = org.apache.spark.deploy\nlogger.master.level = info\n"
         )
-        # every application's HDFS client (checkpoints, models) closes small files without the
-        # default 400 ms first retry (see hdfs.CLIENT_CLOSE_RETRY_DELAY)
-        key, value = CLIENT_CLOSE_RETRY_DELAY
-        (conf / "spark-defaults.conf").write_text(f"spark.hadoop.{key} {value}\n")
+        # every application's HDFS client (checkpoints, models, prediction files) writes with
+        # replication 1 and closes small files without the default 400 ms first retry
+        defaults = "".join(f"spark.hadoop.{key} {value}\n" for key, value in CLIENT_CONFIG.items())
+        (conf / "spark-defaults.conf").write_text(defaults)
 
 
 class SparkMaster(_SparkDaemon):

@@ -23,6 +23,12 @@ class ServingModel:
     version: str
     engine: str  # "numpy" (compiled and checked) or "spark" (PipelineModel.transform)
     predict: Callable[[Sequence[Mapping[str, Any]]], Scores]
+    compiled: CompiledForest | None = None  # the checked numpy form, kept for a fast restart
+
+
+def checked_compiled_model(version: str, compiled: CompiledForest) -> ServingModel:
+    """A version whose compiled form was checked against Spark before (compiled_cache)."""
+    return ServingModel(version, "numpy", compiled.predict, compiled)
 
 
 def spark_predictor(spark: Any, model: Any) -> Callable[[Sequence[Mapping[str, Any]]], Scores]:
@@ -77,4 +83,27 @@ def serving_model(spark: Any, version: str, model: Any, log: Callable[[str], Non
         log(f"model {version}: numpy scoring differs from Spark, served by Spark transform: {mismatches}")
         return ServingModel(version, "spark", reference)
     log(f"model {version}: numpy scoring matches Spark on {len(rows)} probing rows")
-    return ServingModel(version, "numpy", compiled.predict)
+    return checked_compiled_model(version, compiled)
+
+
+# a row the model cannot score because of its values; any other error (the cluster, HDFS) is the
+# batch's, which is then replayed
+ROW_ERRORS = (ValueError, TypeError, KeyError, IndexError, ArithmeticError)
+
+
+def predict_each(
+    predict: Callable[[Sequence[Mapping[str, Any]]], Scores], rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[tuple[Mapping[str, Any], tuple[float, list[float]]]], list[tuple[Mapping[str, Any], str]]]:
+    """(row, score) for the rows that can be scored and (row, why) for those that cannot: the
+    whole batch at once, and row by row only if that fails, so one bad row spares the others."""
+    try:
+        return list(zip(rows, predict(rows))), []
+    except ROW_ERRORS:
+        pass
+    scored, failed = [], []
+    for row in rows:
+        try:
+            scored.append((row, predict([row])[0]))
+        except ROW_ERRORS as exc:
+            failed.append((row, f"cannot be scored: {type(exc).__name__}: {exc}"))
+    return scored, failed

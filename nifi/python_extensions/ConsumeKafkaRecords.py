@@ -12,14 +12,23 @@ at the start of the next run, or when the processor is stopped. So a batch is ne
 dies between those two points, the next run starts again from the same positions and reads the
 same records plus any newer ones: the FlowFile gets the same `filename` (it is derived from the
 topic's id and the start positions), so a sink that replaces by name keeps each record once.
+
+Answers are at-least-once on the topic (a scorer that crashed mid-batch sends that batch's answers
+again); this processor keeps each key once: a record whose key it emitted among the last
+`RECENT_KEYS` is dropped (counted in `kafka.duplicates`), so the files hold each prediction once.
 """
 
 import hashlib
 import json
 import time
+from collections import OrderedDict
 
 from nifiapi.flowfilesource import FlowFileSource, FlowFileSourceResult
 from nifiapi.properties import PropertyDescriptor, StandardValidators
+
+# a replayed answer comes back within a minute of the first (a scorer restart): 300k keys is a
+# minute at 5,000 answers/s, and some 30 MB
+RECENT_KEYS = 300_000
 
 
 def json_object_line(value):
@@ -57,6 +66,17 @@ class ConsumeKafkaRecords(FlowFileSource):
         description="Comma-separated host:port list of Kafka bootstrap servers.",
         required=True,
         validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+    USERNAME = PropertyDescriptor(
+        name="Kafka Username",
+        description="SASL/SCRAM-SHA-256 login (the broker takes no anonymous clients); empty: no login.",
+        required=False,
+    )
+    PASSWORD = PropertyDescriptor(
+        name="Kafka Password",
+        description="The SCRAM login's password.",
+        required=False,
+        sensitive=True,
     )
     TOPIC = PropertyDescriptor(
         name="Topic",
@@ -104,10 +124,13 @@ class ConsumeKafkaRecords(FlowFileSource):
         self.topic_tag = None  # identifies this incarnation of the topic in file names
         self.positions = {}  # partition -> offset of the next record to emit
         self.pending = {}  # partition -> offset to commit once the last batch is committed in NiFi
+        self.recent = OrderedDict()  # keys emitted lately, oldest first: replayed answers are dropped
 
     def getPropertyDescriptors(self):
         return [
             self.BROKERS,
+            self.USERNAME,
+            self.PASSWORD,
             self.TOPIC,
             self.GROUP_ID,
             self.OFFSET_RESET,
@@ -129,7 +152,7 @@ class ConsumeKafkaRecords(FlowFileSource):
         self.topic_tag = None
         self.consumer = Consumer(
             {
-                "bootstrap.servers": context.getProperty(self.BROKERS).getValue(),
+                **self._connection(context),
                 "group.id": self.group_id,
                 "client.id": f"nifi-{self.identifier}",
                 "enable.auto.commit": False,
@@ -208,16 +231,23 @@ class ConsumeKafkaRecords(FlowFileSource):
             self.logger.warn(f"Kafka not reachable, will retry: {exc}")
             return None
 
-        records, skipped = [], 0
+        records, skipped, duplicates = [], 0, 0
         reached = {}
         for partition in sorted(by_partition):
-            for offset, value in by_partition[partition]:
+            for offset, key, value in by_partition[partition]:
                 reached[partition] = offset + 1
+                if key is not None and key in self.recent:
+                    duplicates += 1
+                    continue
                 line = json_object_line(value)
-                if line is not None:
-                    records.append(line)
-                else:
+                if line is None:
                     skipped += 1
+                    continue
+                records.append(line)
+                if key is not None:
+                    self.recent[key] = None
+                    if len(self.recent) > RECENT_KEYS:
+                        self.recent.popitem(last=False)
         if not reached:
             return None
         self.positions.update(reached)
@@ -238,8 +268,17 @@ class ConsumeKafkaRecords(FlowFileSource):
             "kafka.offsets.start": ",".join(f"{p}:{start[p]}" for p in sorted(start)),
             "kafka.offsets.end": ",".join(f"{p}:{self.positions[p]}" for p in sorted(self.positions)),
             "kafka.skipped": str(skipped),
+            "kafka.duplicates": str(duplicates),
         }
         return FlowFileSourceResult(relationship="success", attributes=attributes, contents=content)
+
+    def _connection(self, context):
+        config = {"bootstrap.servers": context.getProperty(self.BROKERS).getValue()}
+        user = context.getProperty(self.USERNAME).getValue()
+        if user:
+            config.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+                           "sasl.username": user, "sasl.password": context.getProperty(self.PASSWORD).getValue()})
+        return config
 
     def _topic_tag(self, context):
         """8 hex digits of the topic's id: a topic deleted and created again restarts its offsets,
@@ -247,7 +286,7 @@ class ConsumeKafkaRecords(FlowFileSource):
         from confluent_kafka import TopicCollection
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": context.getProperty(self.BROKERS).getValue(), "log_level": 3})
+        admin = AdminClient({**self._connection(context), "log_level": 3})
         description = admin.describe_topics(TopicCollection([self.topic]))[self.topic].result(timeout=10)
         return hashlib.sha1(str(description.topic_id).encode()).hexdigest()[:8]
 
@@ -280,7 +319,7 @@ class ConsumeKafkaRecords(FlowFileSource):
                 if offset >= end[p]:
                     wanted.discard(p)
                     continue
-                got[p].append((offset, message.value()))
+                got[p].append((offset, message.key(), message.value()))
                 next_offset[p] = offset + 1
                 if next_offset[p] >= end[p]:
                     wanted.discard(p)

@@ -14,6 +14,17 @@ def running_platform() -> None:
     platform.up(log=lambda line: None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def platform_hdfs_client() -> None:
+    """Local SparkSessions of the tests write HDFS as the platform's jobs do: as its user (the owner
+    of /models and the other folders, HDFS permissions being on) and with its replication."""
+    import os
+
+    settings = get_settings()
+    os.environ.setdefault("HADOOP_USER_NAME", settings.hdfs_user)
+    os.environ.setdefault("SPARK_CONF_DIR", str(settings.var_dir / "spark" / "conf"))
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()
@@ -59,3 +70,16 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
         if registry.current() is None or not _succeeded_before(airflow_client, "flight_delay_training"):
             run_dag(airflow_client, "flight_delay_training", timeout=1500)
         return registry.current()
+
+
+@pytest.fixture(scope="module")
+def served(settings):
+    """The web under gunicorn as `flightdelay up` runs it; started for the module if it was not
+    running, and stopped afterwards then."""
+    from flightdelay.embedded.web import FlaskApp
+
+    service = FlaskApp(settings)
+    started = service.start(log=lambda line: None)
+    yield service
+    if started:
+        service.stop(log=lambda line: None)

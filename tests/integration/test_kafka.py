@@ -5,11 +5,12 @@ import uuid
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from flightdelay import kafka_auth
 from flightdelay.canary import find_by_key
 
 
 def test_the_three_topics_exist(settings):
-    topics = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10).topics
+    topics = AdminClient(kafka_auth.client_config(settings)).list_topics(timeout=10).topics
     for name in (settings.request_topic, settings.response_topic, settings.dead_letter_topic):
         assert name in topics
         assert len(topics[name].partitions) == settings.topic_partitions
@@ -17,7 +18,7 @@ def test_the_three_topics_exist(settings):
 
 def test_produce_then_consume(settings):
     key = str(uuid.uuid4())
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_auth.client_config(settings), "enable.idempotence": True})
     producer.produce(settings.dead_letter_topic, key=key, value=b'{"probe": true}')
     assert producer.flush(10) == 0
 
@@ -31,7 +32,7 @@ def test_a_key_is_found_among_recent_records_without_scanning_the_topic(settings
 
     key = str(uuid.uuid4())
     before_ms = int(time.time() * 1000) - 5_000
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_auth.client_config(settings), "enable.idempotence": True})
     producer.produce(settings.dead_letter_topic, key=key, value=b'{"recent": true}')
     assert producer.flush(10) == 0
 

@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Producer
 from hdfs import InsecureClient
 
+from flightdelay import kafka_auth
 from flightdelay.embedded.nifi import NiFi, nifi_credentials
 from flightdelay.nifi_flow import NiFiClient, apply_flow, flow_summary
 
@@ -31,7 +32,7 @@ def nifi(settings) -> NiFi:
 
 
 def produce(settings, count: int, phase: str) -> list[str]:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_auth.client_config(settings), "enable.idempotence": True})
     ids = []
     for i in range(count):
         key = str(uuid.uuid4())

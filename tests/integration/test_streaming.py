@@ -14,10 +14,12 @@ from confluent_kafka import Consumer, Producer
 from hdfs import InsecureClient
 from pymongo import MongoClient
 
+from flightdelay import kafka_auth
 from flightdelay.contract import new_request
 from flightdelay.embedded.airflow import run_dag
 from flightdelay.embedded.score_stream import ScoreStream, running_apps
 from flightdelay.model.registry import ModelRegistry
+from flightdelay.store.queries import by_id
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +50,7 @@ def deployed(trained_model, airflow_client):
 
 
 def produce(settings, messages: list, raw: bool = False) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_auth.client_config(settings), "enable.idempotence": True})
     for m in messages:
         value = m if raw else json.dumps(m)
         key = None if raw else m["UUID"]
@@ -61,14 +63,17 @@ def wait_for_documents(db, settings, uuids: list[str], timeout: float = 180) -> 
     deadline = time.monotonic() + timeout
     found: dict[str, dict] = {}
     while time.monotonic() < deadline and len(found) < len(uuids):
-        for doc in coll.find({"UUID": {"$in": [u for u in uuids if u not in found]}}):
-            found[doc["UUID"]] = doc
+        # by _id (= UUID): FerretDB pushes it down; a $in on UUID reads the whole collection
+        for uuid_ in [u for u in uuids if u not in found]:
+            doc = coll.find_one(by_id(uuid_))
+            if doc is not None:
+                found[uuid_] = doc
         time.sleep(1)
     return found
 
 
 def response_keys(settings, wanted: set[str], timeout: float = 60) -> Counter:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
+    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"t-{uuid.uuid4()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     consumer.subscribe([settings.response_topic])
     seen: Counter = Counter()
@@ -149,7 +154,7 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     after = requests_batch(1)
     produce(settings, after)  # the job keeps running: a valid request after them is scored
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{marker}",
+    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"t-{marker}",
                          "auto.offset.reset": "earliest"})  # fmt: skip
     consumer.subscribe([settings.dead_letter_topic])
     letters = []
@@ -174,7 +179,7 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     assert "not valid JSON" in reasons and "not a JSON object" in reasons
     assert "DepDelay" in reasons and "Origin" in reasons and "QQQ" in reasons
     assert wait_for_documents(db, settings, [after[0]["UUID"]])
-    assert db[settings.predictions_collection].count_documents({"UUID": bad_uuid}) == 0
+    assert db[settings.predictions_collection].count_documents(by_id(bad_uuid)) == 0
 
 
 def test_killed_driver_loses_nothing_and_doubles_nothing(deployed, db, settings):
@@ -190,7 +195,7 @@ def test_killed_driver_loses_nothing_and_doubles_nothing(deployed, db, settings)
     uuids = [m["UUID"] for m in batch]
     docs = wait_for_documents(db, settings, uuids, timeout=300)
     assert len(docs) == len(uuids)
-    assert db[settings.predictions_collection].count_documents({"UUID": {"$in": uuids}}) == len(uuids)
+    assert sum(db[settings.predictions_collection].count_documents(by_id(u)) for u in uuids) == len(uuids)
     lines = hdfs_lines(settings)
     assert [u for u in uuids if lines[u] != 1] == []
 

@@ -20,7 +20,7 @@ import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 from pymongo import MongoClient
 
-from flightdelay.embedded.web import FlaskApp
+from flightdelay import kafka_auth
 from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.web import close_app, create_app
 from flightdelay.web.config import WebConfig
@@ -47,19 +47,10 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def producer(settings):
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_auth.client_config(settings), "enable.idempotence": True})
     yield producer
     producer.flush(10)
 
-
-@pytest.fixture(scope="module")
-def served(settings):
-    """The app under gunicorn as `flightdelay up` runs it; stopped afterwards if started here."""
-    service = FlaskApp(settings)
-    started = service.start(log=lambda line: None)
-    yield service
-    if started:
-        service.stop(log=lambda line: None)
 
 
 def answer(producer, settings, request_id: str, prediction: float = 2.0) -> dict:
@@ -84,7 +75,7 @@ def answer(producer, settings, request_id: str, prediction: float = 2.0) -> dict
 
 
 def request_topic_end(settings) -> list[TopicPartition]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-{uuid.uuid4()}"})
+    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"test-{uuid.uuid4()}"})
     try:
         partitions = consumer.list_topics(settings.request_topic, timeout=10).topics[settings.request_topic].partitions
         return [
@@ -99,7 +90,7 @@ def request_topic_end(settings) -> list[TopicPartition]:
 def find_request(settings, start: list[TopicPartition], request_id: str, timeout: float = 20) -> dict:
     """The request record keyed by request_id, read from the request topic after ``start``."""
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False}
+        {**kafka_auth.client_config(settings), "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False}
     )
     consumer.assign(start)
     try:

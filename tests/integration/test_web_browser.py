@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from flightdelay.embedded.web import FlaskApp
+from flightdelay import kafka_auth
 from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.settings import PROJECT_ROOT
 from flightdelay.web import close_app, create_app
@@ -41,14 +41,6 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 PAGE = "/flights/delays/predict_kafka"
 
-
-@pytest.fixture(scope="module")
-def served(settings):
-    service = FlaskApp(settings)
-    started = service.start(log=lambda line: None)
-    yield service
-    if started:
-        service.stop(log=lambda line: None)
 
 
 try:
@@ -95,7 +87,7 @@ def answer_like_the_scorer(settings, request_id: str) -> None:
         "Prediction": 3.0, "PredictionLabel": DELAY_LABELS[3], "Probabilities": [0.05, 0.1, 0.3, 0.55],
         "ModelVersion": "browser-test", "RequestProducedAt": now, "ScoredAt": now,
     }  # fmt: skip
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(kafka_auth.client_config(settings))
     producer.produce(settings.response_topic, key=request_id, value=json.dumps(record))
     assert producer.flush(10) == 0
 

@@ -11,6 +11,7 @@ from confluent_kafka import Producer
 from hdfs import InsecureClient
 from pymongo import MongoClient
 
+from flightdelay import kafka_auth
 from flightdelay.canary import find_by_key
 from flightdelay.embedded import platform
 from flightdelay.store import postgres
@@ -32,7 +33,7 @@ def test_down_then_up_keeps_kafka_hdfs_mongo_and_airflow_data(settings):
     marker = uuid.uuid4().hex
     airflow_runs = _airflow_runs(settings)
     assert airflow_runs > 0, "the DAG runs of the earlier tests should be in Airflow's database"
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(kafka_auth.client_config(settings))
     producer.produce(settings.dead_letter_topic, key=marker, value=marker.encode())
     assert producer.flush(10) == 0
     hdfs = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)

@@ -8,24 +8,37 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from flightdelay.embedded.airflow import airflow_environment
-from flightdelay.embedded.hdfs import NameNode
+from urllib.parse import parse_qs, urlsplit
+
+from flightdelay.embedded.airflow import AirflowScheduler, AirflowTriggerer, airflow_environment
+from flightdelay.embedded.ferretdb import FerretDB
+from flightdelay.embedded.hdfs import CLIENT_CONFIG, DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
+from flightdelay.embedded.spark import SparkMaster
 from flightdelay.settings import Settings
+from flightdelay.store import postgres
 
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path))
-    monkeypatch.delenv("AIRFLOW_PASSWORD", raising=False)
+    for name in ("AIRFLOW_PASSWORD", "MONGO_USER", "MONGO_PASSWORD", "MONGO_AUTH_MECHANISM", "POSTGRES_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     return Settings()
+
+
+def site_properties(path) -> dict[str, str]:
+    return {p.findtext("name"): p.findtext("value") for p in ET.parse(path).getroot()}
 
 
 def test_kafka_listens_on_loopback_and_never_auto_creates_topics(settings):
     props = dict(
         line.split("=", 1) for line in Kafka(settings).server_properties().splitlines() if "=" in line
     )
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    # (listener names are the Kafka service's business: SASL renames the client one)
+    listeners = dict(entry.split("://") for entry in props["listeners"].split(","))
+    assert sorted(listeners.values()) == ["127.0.0.1:9092", "127.0.0.1:9093"]
+    assert listeners["CONTROLLER"] == "127.0.0.1:9093"
     assert props["process.roles"] == "broker,controller"
     assert props["auto.create.topics.enable"] == "false"
     assert props["offsets.topic.replication.factor"] == "1"
@@ -68,3 +81,107 @@ def test_airflow_connections_come_from_settings(settings):
     webhdfs = json.loads(env["AIRFLOW_CONN_WEBHDFS_DEFAULT"])
     assert (webhdfs["host"], webhdfs["port"]) == ("127.0.0.1", 9870)
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+
+
+# --- logins on loopback (issue #12, part 7) -----------------------------------------------------------
+def test_mongo_uri_logs_in_as_the_ferretdb_role_with_its_generated_password(settings):
+    assert settings.mongo_login is None  # nothing generated yet: no login to offer
+    secret = postgres.passwords(settings)[postgres.FERRETDB]
+    uri = urlsplit(settings.mongo_uri)
+    assert (uri.hostname, uri.port, uri.username) == ("127.0.0.1", 27017, "ferretdb")
+    assert uri.password == secret
+    assert parse_qs(uri.query) == {"authMechanism": ["PLAIN"], "authSource": ["$external"]}
+    assert secret not in repr(settings)
+
+
+def test_a_configured_mongo_password_is_the_ferretdb_roles(settings, monkeypatch):
+    monkeypatch.setenv("MONGO_PASSWORD", "given:p@ss/word")
+    configured = Settings()
+    assert postgres.passwords(configured)[postgres.FERRETDB] == "given:p@ss/word"
+    uri = urlsplit(configured.mongo_uri)
+    assert uri.password == "given%3Ap%40ss%2Fword"  # quoted, so the URI still parses
+    assert "given" not in repr(configured)
+
+
+def test_compose_style_mongo_login_uses_scram_against_admin(settings, monkeypatch):
+    monkeypatch.setenv("MONGO_USER", "flightdelay")
+    monkeypatch.setenv("MONGO_PASSWORD", "from-dot-env")
+    monkeypatch.setenv("MONGO_AUTH_MECHANISM", "SCRAM-SHA-256")
+    query = parse_qs(urlsplit(Settings().mongo_uri).query)
+    assert query == {"authMechanism": ["SCRAM-SHA-256"], "authSource": ["admin"]}
+
+
+def test_ferretdb_gets_a_postgresql_url_without_any_login(settings):
+    env = FerretDB(settings).environment()
+    url = urlsplit(env["FERRETDB_POSTGRESQL_URL"])
+    assert (url.hostname, url.port, url.path) == ("127.0.0.1", 5432, "/ferretdb")
+    assert url.username is None and url.password is None and "password" not in url.query
+    assert not any(postgres.passwords(settings)[role] in " ".join(FerretDB(settings).command()) for role in postgres.ROLES)
+
+
+def test_airflow_mongo_connection_logs_in(settings):
+    postgres.passwords(settings)
+    mongo = json.loads(airflow_environment(settings)["AIRFLOW_CONN_MONGO_DEFAULT"])
+    assert mongo["login"] == "ferretdb"
+    assert mongo["password"] == postgres.passwords(settings)[postgres.FERRETDB]
+    assert mongo["extra"] == {"authMechanism": "PLAIN", "authSource": "$external"}
+
+
+def test_airflow_starts_no_log_server(settings):
+    # Airflow 3.3's serve-logs binds every interface; the api-server reads the shared log folder
+    for component in (AirflowScheduler(settings), AirflowTriggerer(settings)):
+        assert "--skip-serve-logs" in component.command()
+
+
+def test_hdfs_permissions_on_and_anonymous_web_users_unprivileged(settings):
+    node = NameNode(settings)
+    node.write_config()
+    hdfs_site = site_properties(node.conf_dir / "hdfs-site.xml")
+    core_site = site_properties(node.conf_dir / "core-site.xml")
+    assert hdfs_site["dfs.permissions.enabled"] == "true"
+    assert core_site["hadoop.http.staticuser.user"] == "dr.who"
+    assert node.environment()["HADOOP_USER_NAME"] == settings.hdfs_user  # the daemons' user: the superuser
+
+
+def test_spark_applications_write_hdfs_with_the_clusters_replication(settings):
+    SparkMaster(settings).prepare()
+    conf = settings.var_dir / "spark" / "conf" / "spark-defaults.conf"
+    defaults = dict(line.split(None, 1) for line in conf.read_text().splitlines())
+    assert defaults["spark.hadoop.dfs.replication"] == "1"
+    node = NameNode(settings)
+    node.write_config()
+    assert site_properties(node.conf_dir / "hdfs-site.xml")["dfs.replication"] == CLIENT_CONFIG["dfs.replication"] == "1"
+
+
+def test_datanode_probe_asks_the_datanode_itself(settings, monkeypatch):
+    beans = {}
+    asked = []
+
+    def datanode_jmx(query):
+        asked.append(("datanode", query))
+        return beans
+
+    node = DataNode(settings)
+    monkeypatch.setattr(node, "datanode_jmx", datanode_jmx)
+    monkeypatch.setattr(node, "namenode_jmx", lambda query: {"Safemode": ""})
+    assert "not registered" in node.probe()
+    actor = {"ActorState": "RUNNING", "BlockPoolID": "BP-1", "LastHeartbeatResponseTime": "1"}
+    beans.update(BPServiceActorInfo=json.dumps([actor]), NamenodeAddresses=json.dumps({"localhost": "BP-1"}))
+    assert node.probe() is None
+    actor["LastHeartbeatResponseTime"] = "42"
+    beans["BPServiceActorInfo"] = json.dumps([actor])
+    assert "42s ago" in node.probe()
+    actor.update(ActorState="CONNECTING", LastHeartbeatResponseTime="1")
+    beans["BPServiceActorInfo"] = json.dumps([actor])
+    assert "not registered" in node.probe()
+    assert asked and all(q == "Hadoop:service=DataNode,name=DataNodeInfo" for _, q in asked)
+
+
+def test_generated_secrets_and_their_folder_are_private(settings):
+    settings.secrets_dir.mkdir(mode=0o755)  # as an older version left it
+    postgres.passwords(settings)
+    airflow_environment(settings)
+    assert stat.S_IMODE(settings.secrets_dir.stat().st_mode) == 0o700
+    files = list(settings.secrets_dir.iterdir())
+    assert {f.name for f in files} >= {"postgres.json", "airflow.json", "airflow-passwords.json"}
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 import time
@@ -81,7 +83,6 @@ def test_stale_pid_file_is_recovered(service):
     dead.wait()
     service.pid_file.write_text(f"{dead.pid}\n")
     assert service.pid() is None
-    assert not service.pid_file.exists()
     assert service.start(log=lambda _: None) is True
     assert service.status().state == "healthy"
 
@@ -115,3 +116,68 @@ def test_port_taken_by_someone_else(settings):
         svc = HttpService(settings, sock.getsockname()[1])
         with pytest.raises(ServiceError, match="already taken"):
             svc.start(log=lambda _: None)
+
+
+def test_wanted_from_start_until_a_persons_stop(service):
+    service.start(log=lambda _: None)
+    assert service.wanted
+    service.terminate(log=lambda _: None)  # the supervisor's stop of a hung process
+    assert service.wanted
+    service.stop(log=lambda _: None)
+    assert not service.wanted
+    assert service.recover(None, log=lambda _: None) is False  # nothing brings back what a person stopped
+    assert service.pid() is None
+
+
+def test_recover_brings_back_a_killed_service(service):
+    service.start(log=lambda _: None)
+    os.kill(service.pid(), signal.SIGKILL)
+    time.sleep(0.2)
+    assert service.pid() is None
+    assert service.recover(None, log=lambda _: None) is True
+    assert service.status().state == "healthy"
+
+
+def test_recover_leaves_a_process_someone_else_started_meanwhile(service):
+    service.start(log=lambda _: None)
+    dead_or_hung = 999_999
+    current = service.pid()
+    assert service.recover(dead_or_hung, log=lambda _: None) is False
+    assert service.pid() == current
+
+
+def test_recover_replaces_the_hung_process_it_saw(service):
+    service.start(log=lambda _: None)
+    hung = service.pid()
+    assert service.recover(hung, log=lambda _: None) is True
+    assert service.pid() not in (None, hung)
+
+
+def test_busy_while_someone_holds_the_start_lock(service):
+    assert not service.busy()
+    with service._exclusive():
+        assert service.busy()
+    assert not service.busy()
+
+
+FORKS_A_CHILD = """
+import subprocess, sys, http.server
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, bind="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def test_what_a_killed_instance_left_behind_is_stopped_before_the_next(settings):
+    port = free_port()
+    svc = HttpService(settings, port, [sys.executable, "-c", FORKS_A_CHILD, str(port)])
+    try:
+        svc.start(log=lambda _: None)
+        (child,) = psutil.Process(svc.pid()).children()
+        os.kill(svc.pid(), signal.SIGKILL)  # the child lives on, as NiFi's Python processes do
+        time.sleep(0.2)
+        assert child.is_running()
+        svc.recover(None, log=lambda _: None)
+        child.wait(5)
+        assert not child.is_running()
+    finally:
+        svc.stop(log=lambda _: None)

@@ -5,9 +5,10 @@ import pytest
 from flightdelay.settings import Settings
 
 
-def test_every_listener_defaults_to_loopback(monkeypatch):
-    for name in ("FLIGHTDELAY_BIND_HOST", "KAFKA_HOST", "MONGO_HOST", "HDFS_HOST", "WEB_HOST", "NIFI_HOST"):
+def test_every_listener_defaults_to_loopback(monkeypatch, tmp_path):
+    for name in ("FLIGHTDELAY_BIND_HOST", "KAFKA_HOST", "MONGO_HOST", "HDFS_HOST", "WEB_HOST", "NIFI_HOST", "MONGO_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path))  # no generated MongoDB login there yet
     s = Settings()
     assert s.bind_host == "127.0.0.1"
     assert s.kafka_bootstrap == "127.0.0.1:9092"
