@@ -198,12 +198,16 @@ class Service:
         old = self._recorded_pid()
         if old is None:
             return
+        killed = []
         for proc in psutil.process_iter(["pid", "cwd"]):
             try:
                 if os.getpgid(proc.pid) == old and (proc.info.get("cwd") or "").startswith(str(self.settings.var_dir)):
                     proc.kill()
+                    killed.append(proc)
             except (ProcessLookupError, psutil.Error):
                 pass
+        # gone before the successor starts: PostgreSQL refuses to start while an old backend lives
+        psutil.wait_procs(killed, timeout=10)
         self.pid_file.unlink(missing_ok=True)
         self._marker_file.unlink(missing_ok=True)
 

@@ -26,8 +26,8 @@ from typing import Callable, Iterable, Iterator
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 from pymongo import MongoClient
-from pymongo.errors import BulkWriteError, ConnectionFailure
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from flightdelay import kafka_auth
 from flightdelay.scoring.dead_letters import letter
@@ -160,6 +160,13 @@ def _text(key: bytes | None) -> str | None:
 MONGO_OUTAGE_S = 600
 
 
+def store_unreachable(exc: BaseException) -> bool:
+    """MongoDB is down, or FerretDB is up but its PostgreSQL is not (an outage, not a bad record)."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    return isinstance(exc, OperationFailure) and "failed to connect to" in str(exc)
+
+
 class MongoSink:
     def __init__(self, settings: Settings):
         self.client = MongoClient(settings.mongo_uri)
@@ -169,7 +176,7 @@ class MongoSink:
     # failed and replayed (which would send its answers twice), and answers resume as soon as
     # MongoDB is back. A retried insert_many skips what its first try stored (duplicate _id).
     @retry(
-        retry=retry_if_exception_type(ConnectionFailure),
+        retry=retry_if_exception(store_unreachable),
         wait=wait_exponential(multiplier=0.5, max=5),
         stop=stop_after_delay(MONGO_OUTAGE_S),
         before_sleep=lambda state: print(f"MongoDB unreachable ({state.outcome.exception()}), retrying", flush=True),

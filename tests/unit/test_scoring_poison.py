@@ -174,3 +174,15 @@ def test_an_error_that_is_not_the_rows_fails_the_batch():
 
     with pytest.raises(ConnectionError):  # not the rows' fault: the batch is replayed
         predict_each(cluster_down, [{"n": 0}])
+
+
+def test_an_outage_of_the_store_is_waited_out_but_a_bad_record_is_not():
+    from pymongo.errors import AutoReconnect, OperationFailure
+
+    from flightdelay.scoring.sinks import store_unreachable
+
+    assert store_unreachable(AutoReconnect("connection refused"))
+    postgres_down = "failed to connect to `user=ferretdb database=ferretdb`: dial tcp 127.0.0.1:5432: connection refused"
+    assert store_unreachable(OperationFailure(postgres_down))
+    assert not store_unreachable(OperationFailure("document is too large"))
+    assert not store_unreachable(ValueError("bad value"))
