@@ -127,9 +127,11 @@ class Supervisor:
         self.services = {s.name: s for s in services}
         self.watches = {name: Watch(name) for name in self.services}
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="supervise")
-        self.probes: dict[str, Future] = {}
+        self.probes: dict[str, tuple[int, Future]] = {}
         self.last_probe: dict[str, float] = {}
-        self.problems: dict[str, str | None] = {}
+        # the last probe's answer and the pid it was about: a new process is "not probed yet", never
+        # healthy on its predecessor's word
+        self.answers: dict[str, tuple[int, str | None]] = {}
         self.stopping = threading.Event()
 
     def log(self, line: str) -> None:
@@ -146,26 +148,30 @@ class Supervisor:
                 todo.extend(self.services[dep].depends_on)
         return found
 
+    def problem(self, name: str, pid: int | None) -> str | None:
+        """What the last probe of this very process said (None: healthy)."""
+        if pid is None:
+            return "not running"
+        probed_pid, answer = self.answers.get(name, (None, "not probed yet"))
+        return answer if probed_pid == pid else "not probed yet"
+
     def healthy(self, name: str) -> bool:
-        service = self.services[name]
-        return (
-            self.watches[name].state not in ("restarting", "failed")
-            and service.pid() is not None
-            and self.problems.get(name, "not probed yet") is None
-        )
+        return self.watches[name].state not in ("restarting", "failed") and self.problem(name, self.services[name].pid()) is None
 
     def _collect_probes(self, now: float) -> None:
         for name, service in self.services.items():
-            future = self.probes.get(name)
-            if future is not None and future.done():
-                self.problems[name] = future.result()
-                del self.probes[name]
-                if self.problems[name] is not None and service.pid() is not None:
+            pid = service.pid()
+            pending = self.probes.get(name)
+            if pending is not None and pending[1].done():
+                probed_pid, future = self.probes.pop(name)
+                self.answers[name] = (probed_pid, future.result())
+                if future.result() is not None and probed_pid == pid:
                     self.watches[name].failed_probes += 1
+                pending = None
             due = now - self.last_probe.get(name, 0.0) >= PROBE_EVERY_S
-            if future is None and due and service.wanted and service.pid() is not None:
+            if pending is None and due and service.wanted and pid is not None:
                 self.last_probe[name] = now
-                self.probes[name] = self.pool.submit(service.health)
+                self.probes[name] = (pid, self.pool.submit(service.health))
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -179,7 +185,7 @@ class Supervisor:
             if watch.state != "restarting" and service.busy():
                 continue  # a person's `up`/`down` or a DAG is starting or stopping it right now
             pid = service.pid()
-            problem = self.problems.get(name, "not probed yet") if pid is not None else "not running"
+            problem = self.problem(name, pid)
             deps = self.closure(name)
             deps_ready = all(self.healthy(d) for d in deps)
             if pid is not None and not deps_ready:
@@ -210,8 +216,10 @@ class Supervisor:
             if self.stopping.is_set():
                 return
             if service.recover(seen_pid, self.log):
-                self.problems[service.name] = None
-                watch.healthy_pid = service.pid()
+                pid = service.pid()
+                if pid is not None:  # recover waited for its health
+                    self.answers[service.name] = (pid, None)
+                watch.healthy_pid = pid
                 self.log(f"{service.name}: back")
             else:
                 self.log(f"{service.name}: left alone (stopped by a person, or started by someone else meanwhile)")

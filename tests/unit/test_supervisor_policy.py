@@ -90,3 +90,16 @@ def test_too_many_restarts_in_the_window_marks_it_failed():
 def test_nothing_new_while_restarting_or_failed(state):
     watch = Watch("kafka", state=state)
     assert decide(watch, 0.0, pid=None, problem="not running") == "wait"
+
+
+def test_a_new_process_is_never_healthy_on_its_predecessors_probe(tmp_path, monkeypatch):
+    from flightdelay.embedded.supervisor import Supervisor
+    from flightdelay.settings import Settings
+
+    monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path))
+    supervisor = Supervisor(Settings(), [])
+    supervisor.answers["score-stream"] = (100, None)  # the old driver was healthy
+    assert supervisor.problem("score-stream", 100) is None
+    assert supervisor.problem("score-stream", 200) == "not probed yet"  # a new driver, still starting
+    assert supervisor.problem("score-stream", None) == "not running"
+    supervisor.pool.shutdown()
