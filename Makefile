@@ -119,14 +119,14 @@ test-integration: start $(CHROMIUM)
 
 # every fault of the chaos suite (`make test` injects only a short subset)
 test-chaos: start
-	$(PYTEST) tests/chaos tests/integration/test_web_streams.py -q -m "chaos or soak"
+	$(PYTEST) tests/chaos -q -m chaos
 
 # pytest exits 5 when it collected no test: that is a failure here, as is any other non-zero code.
 # The chaos subset runs before the integration suite, whose last file stops the platform; the unit
 # tests come last, so the JVM of the tests' local SparkSessions starts with the integration suite's
 # HDFS user (tests/integration/conftest.py), not as whoever runs the unit tests.
 test: start $(CHROMIUM) $(DOCKER_COMPOSE)
-	$(PYTEST) tests/chaos tests/integration tests/unit -q -p no:cacheprovider -m "not chaos_full and not soak"
+	$(PYTEST) tests/chaos tests/integration tests/unit -q -p no:cacheprovider -m "not chaos_full"
 	cd go/ferretdb && go test ./...
 
 # var/postgres/cluster may link to /var/lib/flightdelay/ (a checkout the postgres user cannot enter)

@@ -18,13 +18,25 @@ def canary_request() -> dict:
     return new_request(fields)
 
 
+def assign_since(consumer, topic: str, since_ms: int) -> None:
+    """Point a consumer at every partition's first record written at or after `since_ms`."""
+    from confluent_kafka import OFFSET_END, TopicPartition
+
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    wanted = [TopicPartition(topic, p, since_ms) for p in partitions]
+    # offsets_for_times gives each partition's first offset at or after since_ms (-1: none yet,
+    # i.e. start at the partition's end)
+    starts = consumer.offsets_for_times(wanted, timeout=10)
+    consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in starts])
+
+
 def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | None = None) -> bytes | None:
     """Read a topic forward until a record with this key; its value, or None after the timeout.
 
     From the records written since `since_ms` (epoch milliseconds) when given, else from the
     start: a long-lived topic holds millions of records, and a scan from the start would not
     reach a fresh one within any sensible deadline."""
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
     consumer = Consumer(
         {
@@ -38,12 +50,7 @@ def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | Non
         if since_ms is None:
             consumer.subscribe([topic])
         else:
-            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            wanted = [TopicPartition(topic, p, since_ms) for p in partitions]
-            # offsets_for_times gives each partition's first offset at or after since_ms (-1: none yet,
-            # i.e. start at the partition's end)
-            starts = consumer.offsets_for_times(wanted, timeout=10)
-            consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in starts])
+            assign_since(consumer, topic, since_ms)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = consumer.poll(1.0)

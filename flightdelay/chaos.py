@@ -31,6 +31,7 @@ import psutil
 import requests
 
 from flightdelay import kafka_auth
+from flightdelay.canary import assign_since
 from flightdelay.contract import new_request
 from flightdelay.settings import Settings
 
@@ -252,14 +253,11 @@ class Answers:
     """Reads the response topic from a point in time: which UUIDs were answered, and when."""
 
     def __init__(self, settings: Settings, since_ms: int):
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer
 
         self.consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"chaos-{uuid.uuid4()}",
                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})  # fmt: skip
-        topic = settings.response_topic
-        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        starts = self.consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
-        self.consumer.assign([TopicPartition(topic, tp.partition, max(tp.offset, 0) if tp.offset >= 0 else -1) for tp in starts])
+        assign_since(self.consumer, settings.response_topic, since_ms)
         self.times: dict[str, list[float]] = {}
 
     def read(self, wanted: set[str], timeout: float) -> None:

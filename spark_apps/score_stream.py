@@ -17,6 +17,9 @@ No record stops the query: a request over the contract's size limit is dead-lett
 record the parser cannot handle is dead-lettered, every dead letter is bounded to fit the topic,
 and a message Kafka refuses for what it is becomes a note on the dead-letter topic (or, refused
 again, a log line and the heartbeat's ``skipped`` count) while the rest of the batch goes on.
+
+A query stopped by an HDFS outage is restarted in this process once HDFS takes writes again
+(flightdelay.scoring.recovery); the start itself runs its slow steps side by side (see main).
 """
 
 from __future__ import annotations
@@ -24,25 +27,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pymongo import MongoClient
-from pyspark.ml import PipelineModel
+from pyspark import SparkConf, SparkContext
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from flightdelay import kafka_auth
-from flightdelay.contract import MAX_MESSAGE_BYTES, label_of
+from flightdelay.contract import label_of
 from flightdelay.flights.geo import load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
 from flightdelay.scoring import compiled_cache
 from flightdelay.scoring.dead_letters import undelivered_letter
+from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
 from flightdelay.scoring.model_holder import ModelHolder
+from flightdelay.scoring.recovery import RestartBudget, first_line, wait_until
 from flightdelay.scoring.requests import PARSED_COLUMNS, RECORD_COLUMNS, parse_record
 from flightdelay.scoring.serving import ServingModel, checked_compiled_model, predict_each, serving_model
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
@@ -60,8 +66,8 @@ def log(message: str) -> None:
 class Scorer:
     """What one micro-batch does; holds the clients and reference data between batches."""
 
-    def __init__(self, spark: SparkSession, heartbeat: Path | None):
-        self.spark = spark
+    def __init__(self, context: SparkContext, heartbeat: Path | None):
+        self.spark: SparkSession | None = None  # set once the session is up (see main)
         self.settings = get_settings()
         self.mongo = MongoClient(self.settings.mongo_uri)
         self.db = self.mongo[self.settings.mongo_database]
@@ -69,7 +75,7 @@ class Scorer:
         self.models = ModelHolder(current_version=self._current_version, load=self._load_model, log=log)
         self.kafka = KafkaSink(self.settings)
         self.predictions = MongoSink(self.settings)
-        self.files = HdfsSink(self.settings, spark, staging=self.settings.var_dir / "score-stream" / "staging")
+        self.files = HdfsSink(self.settings, context, staging=self.settings.var_dir / "score-stream" / "staging")
         self.hdfs_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdfs")
         self.mongo_trail = MongoTrail(self.predictions)
         self.airports = dict(load_airports())
@@ -83,6 +89,8 @@ class Scorer:
         if compiled is not None:  # checked against Spark when first loaded: a restart skips that
             log(f"model {version}: compiled form from {compiled_cache.cache_path(self.settings, version)}")
             return checked_compiled_model(version, compiled)
+        from pyspark.ml import PipelineModel  # ~2.8 s of imports (pandas, scipy) a cached model skips
+
         serving = serving_model(self.spark, version, PipelineModel.load(model_path(version, self.settings)), log)
         if serving.compiled is not None:
             compiled_cache.save(self.settings, version, serving.compiled)
@@ -172,24 +180,6 @@ class PhaseClock:
         return f"{(time.monotonic() - self.started) * 1000:.0f} ms ({', '.join(self.phases)})"
 
 
-def read_records(batch: DataFrame) -> list[tuple]:
-    """(value, size, produced_us, topic, partition, offset) of every record of the micro-batch.
-
-    ``value`` is at most the first MAX_MESSAGE_BYTES bytes, cut by the executors: a request over
-    the limit is refused by its ``size`` alone, and never has to fit in the driver whole.
-    As Arrow: the executors encode columns and the driver only forwards them, where collect()
-    had the driver JVM pickle each row (2x the wall time and 9x the Python CPU for 20,000 rows)."""
-    table = batch.select(
-        F.substring("value", 1, MAX_MESSAGE_BYTES).alias("value"),
-        F.length("value").alias("size"),
-        F.unix_micros("timestamp").alias("produced_us"),
-        "topic",
-        "partition",
-        "offset",
-    ).toArrow()
-    return list(zip(*(column.to_pylist() for column in table.columns)))
-
-
 def parse(record: tuple, known_distances: dict, airports: dict) -> dict:
     value, size, produced_us, topic, partition, offset = record
     row = parse_record(value, produced_at(produced_us), known_distances, airports, size=size)
@@ -244,26 +234,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser_.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    settings = get_settings()
-    spark = (
-        SparkSession.builder.appName(APP_NAME)
-        .config("spark.sql.shuffle.partitions", "2")
+def spark_context(args: argparse.Namespace) -> SparkContext:
+    conf = (
+        SparkConf()
+        .setAppName(APP_NAME)
+        .set("spark.sql.shuffle.partitions", "2")
         # how long an idle query sleeps before asking Kafka again: 10 ms by default, which kept
         # a third of a core busy doing nothing
-        .config("spark.sql.streaming.pollingDelay", f"{args.polling_ms}ms")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
-        .getOrCreate()
+        .set("spark.sql.streaming.pollingDelay", f"{args.polling_ms}ms")
+        .set("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
     )
-    scorer = Scorer(spark, args.heartbeat)
-    scorer.beat(state="waiting for a model")
-    loaded = scorer.models.wait_for_model()
-    log(f"scoring with model {loaded.version}")
-    scorer.models.start()
+    return SparkContext.getOrCreate(conf)
+
+
+def set_up(context: SparkContext, heartbeat: Path | None) -> Scorer:
+    """The clients, and MongoDB's trail restored from the newest batch files: all it needs is the
+    context, so it runs while the SQL session starts."""
+    scorer = Scorer(context, heartbeat)
+    scorer.beat(state="starting")
     restored = scorer.mongo_trail.restore(scorer.files)
     log(f"{restored} predictions of the newest batch files were missing from MongoDB and are restored")
+    return scorer
 
+
+def start_query(spark: SparkSession, scorer: Scorer, args: argparse.Namespace) -> StreamingQuery:
+    settings = scorer.settings
     requests = (
         spark.readStream.format("kafka")
         .options(**kafka_auth.java_client_options(settings, prefix="kafka."))
@@ -279,16 +274,79 @@ def main(argv: list[str]) -> int:
     writer = (
         requests.writeStream.queryName(APP_NAME)
         .foreachBatch(scorer.score)
-        .option("checkpointLocation", f"{settings.hdfs_uri}{settings.hdfs_checkpoints_path}/{APP_NAME}")
+        .option("checkpointLocation", f"{settings.hdfs_uri}{checkpoint_folder(settings)}")
     )
     if args.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{args.trigger_seconds} seconds")
-    spark.streams.addListener(SlowBatchReporter())
     query = writer.start()
-    scorer.beat(state="running", model=loaded.version)
+    scorer.beat(state="running", model=scorer.models.get().version)
     log(f"query {query.id} started on {settings.request_topic}")
-    query.awaitTermination()
-    return 0
+    return query
+
+
+def checkpoint_folder(settings) -> str:
+    return f"{settings.hdfs_checkpoints_path}/{APP_NAME}"
+
+
+def recover(scorer: Scorer, reason: str) -> None:
+    """After the query stopped: MongoDB's pending insert settled, HDFS taking writes again, the
+    newest batch files' predictions in MongoDB (see recovery)."""
+    scorer.beat(state="recovering", reason=reason)
+    try:
+        scorer.mongo_trail.wait()
+    except Exception as exc:  # noqa: BLE001 - restored from its HDFS file below
+        log(f"the last MongoDB insert failed ({first_line(exc)}); its batch file restores it")
+    folder = checkpoint_folder(scorer.settings)
+    waited = wait_until(lambda: scorer.files.write_problem(folder), log, f"HDFS to take writes in {folder}")
+    restored = scorer.mongo_trail.restore(scorer.files)
+    log(f"HDFS takes writes again (waited {waited:.1f} s); {restored} predictions restored to MongoDB")
+
+
+def run(spark: SparkSession, scorer: Scorer, args: argparse.Namespace, clock: PhaseClock | None) -> int:
+    """Run the query; after it stops on an error, restart it in this process within the budget."""
+    budget = RestartBudget()
+    while True:
+        query = start_query(spark, scorer, args)
+        if clock is not None:
+            clock.lap("query")
+            log(f"started in {clock}")
+            clock = None
+        try:
+            query.awaitTermination()
+            return 0
+        except StreamingQueryException as exc:
+            reason = first_line(exc)
+            if spark.sparkContext._jsc.sc().isStopped() or not budget.take(time.monotonic()):
+                log(f"query stopped: {reason}; exiting (too many restarts, or the Spark context is gone)")
+                raise
+            log(f"query stopped: {reason}; restarting it in this process")
+            recover(scorer, reason)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    settings = get_settings()
+    clock = PhaseClock()
+    context = spark_context(args)
+    clock.lap("context")
+    # the SQL session costs ~7 s of JVM warm-up (its function registry, Scala reflection); the
+    # clients and the restore only need the context, so they run beside it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="set-up") as pool:
+        preparing = pool.submit(set_up, context, args.heartbeat)
+        spark = SparkSession(context)
+        clock.lap("session")
+        scorer = preparing.result()
+        clock.lap("set-up")
+    scorer.spark = spark
+    scorer.beat(state="waiting for a model")
+    loaded = scorer.models.wait_for_model()
+    log(f"scoring with model {loaded.version}")
+    scorer.models.start()
+    spark.streams.addListener(SlowBatchReporter())
+    warming = threading.Thread(target=warm_up_executor, args=(spark, settings, log), name="warm-up", daemon=True)
+    warming.start()  # while the query starts: its first batch then finds the executor warm
+    clock.lap("model")
+    return run(spark, scorer, args, clock)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
+
 from flightdelay.embedded.base import Service, ServiceError, tail
 from flightdelay.secrets import write_private
 from flightdelay.settings import Settings, get_settings
@@ -273,8 +275,6 @@ class Supervisor:
 
 def _reap_children() -> None:
     """Services this process restarted are its children: collect the exit of those that died."""
-    import psutil
-
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error, ChildProcessError):
             if child.status() == psutil.STATUS_ZOMBIE:
@@ -285,10 +285,8 @@ def _age(pid: int | None) -> float:
     if pid is None:
         return 0.0
     try:
-        import psutil
-
         return time.time() - psutil.Process(pid).create_time()
-    except Exception:
+    except psutil.Error:
         return 0.0
 
 

@@ -31,6 +31,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from flightdelay import kafka_auth
 from flightdelay.scoring.dead_letters import letter
+from flightdelay.scoring.recovery import first_line
 from flightdelay.settings import Settings
 from flightdelay.store.retention import scored_day
 
@@ -205,6 +206,7 @@ class HdfsSink:
     WebHDFS took ~120 ms for any file and py4j byte transfers 1.7 s for 10 MB.)"""
 
     def __init__(self, settings: Settings, spark, staging: Path):
+        """``spark``: a SparkContext or SparkSession (only its JVM and Hadoop configuration)."""
         jvm = self._jvm = spark._jvm
         self._path = jvm.org.apache.hadoop.fs.Path
         self.fs = jvm.org.apache.hadoop.fs.FileSystem.get(
@@ -220,6 +222,21 @@ class HdfsSink:
 
     def path(self, batch_id: int) -> str:
         return f"{self.folder}/batch-{batch_id:012d}.jsonl"
+
+    def write_problem(self, folder: str) -> str | None:
+        """None if HDFS takes a small file in ``folder`` now (the NameNode answers, out of safe
+        mode, and a DataNode stores the block), else the reason it does not."""
+        probe = self._path(f"{folder}/.write-probe")
+        try:
+            stream = self.fs.create(probe, True)
+            try:
+                stream.write(b"ok")
+            finally:
+                stream.close()  # the block is stored on a DataNode only here
+            self.fs.delete(probe, False)
+            return None
+        except Exception as exc:  # noqa: BLE001 - py4j errors of every kind mean "not yet"
+            return first_line(exc)
 
     def newest(self, count: int) -> list[str]:
         """The paths of the newest `count` batch files (names sort by batch id)."""
