@@ -135,7 +135,7 @@ test-chaos: start
 # tests come last, so the JVM of the tests' local SparkSessions starts with the integration suite's
 # HDFS user (tests/integration/conftest.py), not as whoever runs the unit tests.
 test: start $(CHROMIUM) $(DOCKER_COMPOSE)
-	$(PYTEST) tests/chaos tests/integration tests/unit -q -p no:cacheprovider -m "not chaos_full"
+	$(PYTEST) tests/chaos tests/integration tests/unit -q -p no:cacheprovider -m "not chaos_full" --durations=20
 	cd go/ferretdb && go test ./...
 
 # var/postgres/cluster may link to /var/lib/flightdelay/ (a checkout the postgres user cannot enter)

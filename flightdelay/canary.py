@@ -1,13 +1,14 @@
-"""A canary prediction request and where to look for its answer (used by the deploy DAG)."""
+"""A canary prediction request and where to look for its answer (used by the deploy DAG). Both
+are the contract's (flightdelay.contract): the request is built by its Request model, and the
+answer found on the response topic must read as its Prediction."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 
 from flightdelay import kafka_auth
-from flightdelay.contract import new_request
+from flightdelay.contract import Prediction, new_request
 from flightdelay.settings import get_settings
 
 
@@ -62,9 +63,10 @@ def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | Non
 
 
 def find_on_response_topic(uuid: str, timeout: float = 30.0, since_ms: int | None = None) -> dict | None:
-    """The scorer's answer to a request, from the response topic (answered after `since_ms`)."""
+    """The scorer's answer to a request, from the response topic (answered after `since_ms`), as
+    the contract's Prediction record; pydantic's ValidationError when it is not one."""
     value = find_by_key(get_settings().response_topic, uuid, timeout, since_ms)
-    return json.loads(value) if value is not None else None
+    return Prediction.model_validate_json(value).record() if value is not None else None
 
 
 def find_in_hdfs(client, folder: str, uuid: str, newest: int = 20) -> str | None:

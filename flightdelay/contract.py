@@ -1,11 +1,22 @@
-"""The prediction request and response messages (DESIGN.md "Contracts"), shared by the Flask
-front end (which builds requests) and the streaming scorer (which validates and answers them).
+"""The prediction request and response messages (DESIGN.md "Contracts"), as pydantic models that
+own the fields, their bounds, their serialization and the label. The Flask front end builds
+requests with them, the streaming scorer reads requests and writes predictions with them, the
+canary checks the scorer's answer with them, and /openapi.json describes them.
 
-Request fields: Origin, Dest, Carrier, FlightDate (YYYY-MM-DD), DepDelay, FlightNum (optional),
-Distance, DayOfYear, DayOfMonth, DayOfWeek (1=Mon..7=Sun), Timestamp (UTC ISO-8601 with offset),
-UUID. Derived fields (Distance, the three day fields, Route) may be absent: the scorer fills them.
+    FlightQuery   what a person asks: Origin, Dest, Carrier, FlightDate, DepDelay, FlightNum
+    Request       + UUID, Timestamp and the derived fields: the request topic's message
+    Prediction    + the answer: the response topic's message, MongoDB's document, an HDFS line
 
-Fields are only ever added, never renamed.
+Reading a request (``read_request``) is strict on what decides the prediction (Origin, Dest,
+Carrier, FlightDate, DepDelay) and on UUID: a bad one is an InvalidRequest naming the field (a
+dead letter, an HTTP 400). It is liberal with the rest, as the seed's clients sent it: a
+Timestamp without an offset is UTC; the derived fields (Distance, DayOfYear, DayOfMonth,
+DayOfWeek, Route) are always computed from FlightDate and the route, and a supplied value that
+disagrees (the seed sent Python's 0..6 weekday) or cannot be read is ignored and named in the
+request's ``Warnings``, which its prediction carries; FlightNum may be null.
+
+Bounds and code patterns come from the import's normalizer (flightdelay.flights.schema), the
+labels from flightdelay.flights.labels. Fields are only ever added, never renamed.
 """
 
 from __future__ import annotations
@@ -14,21 +25,35 @@ import json
 import math
 import re
 import uuid as uuid_module
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Mapping
+from functools import lru_cache
+from typing import Annotated, Any, Mapping
 
-from flightdelay.flights.labels import DELAY_LABELS, calendar_fields
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-REQUIRED_FIELDS = ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay", "UUID")
-DERIVED_FIELDS = ("Distance", "DayOfYear", "DayOfMonth", "DayOfWeek", "Route")
-OPTIONAL_FIELDS = ("FlightNum", "Timestamp", *DERIVED_FIELDS)
-REQUEST_FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
+from flightdelay.flights.geo import RouteDistances, UnknownAirportError
+from flightdelay.flights.labels import DELAY_LABELS, NUM_DELAY_CLASSES, calendar_fields, delay_label
+from flightdelay.flights.schema import (
+    AIRPORT_CODE,
+    CARRIER_CODE,
+    EARLIEST_FLIGHT_DATE,
+    FLIGHT_NUMBER,
+    VALUE_RANGES,
+    parse_timestamp,
+)
 
-# A delay beyond a day is a data error, not a late flight (the import applies the same bound).
-MAX_ABS_DELAY_MINUTES = 24 * 60
-MAX_DISTANCE_MILES = 6000.0
-EARLIEST_FLIGHT_DATE = date(1987, 1, 1)
 LATEST_YEAR = 2100
 MAX_MESSAGE_BYTES = 16 * 1024
 # A request is one flat object; a few levels leave room for a wrong type to be named per field,
@@ -38,12 +63,13 @@ MAX_JSON_DEPTH = 4
 # int() of thousands of digits is slow, so longer number literals are refused before converting.
 MAX_NUMBER_CHARS = 32
 NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-AIRPORT_CODE = re.compile(r"^[A-Z0-9]{3}$")
-CARRIER_CODE = re.compile(r"^[A-Z0-9]{2,3}$")
-FLIGHT_NUMBER = re.compile(r"^[0-9]{1,5}$")
-
-PREDICTION_LABELS = dict(enumerate(DELAY_LABELS))
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_SPELLING = re.compile(r"(?:urn:)?(?:uuid:)?\{?[0-9A-Fa-f-]{32,64}\}?")  # what uuid.UUID may read
+# a supplied Distance this close to the computed one agrees with it (clients round to the mile)
+DISTANCE_TOLERANCE_MILES = 1.0
+# a supplied value quoted in a warning is cut to this many characters
+WARNING_VALUE_CHARS = 40
 
 
 class InvalidRequest(ValueError):
@@ -52,38 +78,6 @@ class InvalidRequest(ValueError):
     def __init__(self, errors: Mapping[str, str]):
         self.errors = dict(errors)
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors.items()))
-
-
-@dataclass(frozen=True)
-class Bounds:
-    low: float
-    high: float
-
-
-NUMERIC_BOUNDS = {
-    "DepDelay": Bounds(-MAX_ABS_DELAY_MINUTES, MAX_ABS_DELAY_MINUTES),
-    "Distance": Bounds(1.0, MAX_DISTANCE_MILES),
-    "DayOfYear": Bounds(1, 366),
-    "DayOfMonth": Bounds(1, 31),
-    "DayOfWeek": Bounds(1, 7),
-}
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("must be a number")
-    if isinstance(value, str):
-        # float() also takes "1_000", "nan" and other scripts' digits: only plain ASCII notation
-        value = value.strip()
-        if len(value) > MAX_NUMBER_CHARS or not NUMBER_TEXT.fullmatch(value):
-            raise ValueError("must be a number")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond float's range
-        raise ValueError("must be a finite number") from None
-    if math.isnan(number) or math.isinf(number):
-        raise ValueError("must be a finite number")
-    return number
 
 
 # --- a JSON body, bounded before it is parsed ---------------------------------------------------
@@ -149,150 +143,393 @@ def load_json(text: str) -> Any:
     )
 
 
-def parse_flight_date(value: Any) -> date:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+# --- the fields' types ----------------------------------------------------------------------------
+# Each strict field is a pydantic type: a Python step for what pydantic would read differently
+# (numbers as text, dates, UUID spellings), then pydantic's own checks (patterns, bounds).
+
+
+def _code(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _number(value: Any) -> Any:
+    """A finite number from a number or its plain ASCII notation (forms send text); pydantic's
+    float would also take true/false, "1_000", "nan" and other scripts' digits."""
+    kind = type(value)
+    if kind is float:
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError("must be a finite number")
+        return value
+    if kind is int:
+        return value
+    if kind is str:
+        text = value.strip()
+        if len(text) > MAX_NUMBER_CHARS or not NUMBER_TEXT.fullmatch(text):
+            raise ValueError("must be a number")
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError("must be a finite number")
+        return value
+    raise ValueError("must be a number")  # bool, null, objects, lists
+
+
+def _flight_date(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 12 or not DATE_TEXT.fullmatch(value.strip()):
         raise ValueError("must be a date as YYYY-MM-DD")
-    parsed = date.fromisoformat(value.strip())
+    parsed = date.fromisoformat(value.strip())  # ValueError names the bad month or day
     if not (EARLIEST_FLIGHT_DATE <= parsed and parsed.year <= LATEST_YEAR):
         raise ValueError(f"must be between {EARLIEST_FLIGHT_DATE.isoformat()} and {LATEST_YEAR}-12-31")
-    return parsed
+    return parsed.isoformat()
 
 
-def validate_request(message: Mapping[str, Any], *, fill_calendar: bool = True) -> dict[str, Any]:
-    """Check a request and return it normalized (codes upper-cased, numbers as floats, Route and
-    the calendar fields filled). Raises InvalidRequest naming every bad field.
+def _uuid(value: Any) -> str:
+    if type(value) is str:
+        if CANONICAL_UUID.fullmatch(value):
+            return value
+        if UUID_SPELLING.fullmatch(value):
+            try:  # any spelling uuid.UUID reads: upper case, braces, urn:uuid:, no hyphens
+                return str(uuid_module.UUID(value))
+            except ValueError:
+                pass
+    raise ValueError("must be a UUID")
 
-    Distance is not filled here: it needs the route history or the airport table (see
-    ``flightdelay.flights.geo.route_distance``).
-    """
+
+def _flight_number(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if type(value) is int and value >= 0:
+        return str(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _range(field: str) -> dict[str, float]:
+    low, high = VALUE_RANGES[field]
+    return {"ge": low, "le": high}
+
+
+# pydantic's own constraints come before the Python step in each Annotated: so placed, they stay
+# in pydantic's core (after the step) instead of being applied by a Python wrapper.
+AirportCode = Annotated[
+    str,
+    Field(pattern=AIRPORT_CODE.pattern),
+    BeforeValidator(_code),
+    Field(description="3-letter airport code (trimmed and upper-cased)", examples=["ATL"]),
+]
+CarrierCode = Annotated[
+    str,
+    Field(pattern=CARRIER_CODE.pattern),
+    BeforeValidator(_code),
+    Field(description="2-3 character carrier code (trimmed and upper-cased)", examples=["AA"]),
+]
+FlightDateText = Annotated[
+    str,
+    BeforeValidator(_flight_date),
+    Field(description=f"the flight's date, YYYY-MM-DD, {EARLIEST_FLIGHT_DATE.isoformat()} to {LATEST_YEAR}-12-31",
+          json_schema_extra={"format": "date"}, examples=["2016-12-25"]),
+]  # fmt: skip
+Delay = Annotated[
+    float,
+    Field(**_range("DepDelay")),
+    BeforeValidator(_number),
+    Field(description="departure delay in minutes, negative when early (a number, or its text)", examples=[5.0]),
+]
+RequestId = Annotated[
+    str,
+    BeforeValidator(_uuid),
+    Field(description="the request's UUID (any spelling; kept in its canonical lower-case form)",
+          json_schema_extra={"format": "uuid"}),
+]  # fmt: skip
+FlightNumber = Annotated[
+    Annotated[str, Field(pattern=FLIGHT_NUMBER.pattern)] | None,
+    BeforeValidator(_flight_number),
+    Field(description="flight number, 1 to 5 digits; optional (null or absent)", examples=["1519"]),
+]
+TimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+# What a field that fails its check must be, for the field's error message.
+EXPECTED = {
+    "Origin": "a 3-letter airport code",
+    "Dest": "a 3-letter airport code",
+    "Carrier": "a 2-3 character carrier code",
+    "FlightDate": "a date as YYYY-MM-DD",
+    "DepDelay": "a number",
+    "FlightNum": "1 to 5 digits",
+    "UUID": "a UUID",
+}
+BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+
+# --- the models -------------------------------------------------------------------------------------
+
+# extra fields are ignored (a request may carry more); schema titles are the field names
+_COMMON = ConfigDict(extra="ignore", field_title_generator=lambda name, _info: name)
+
+
+class FlightQuery(BaseModel):
+    """The flight a person asks about: the fields the web's form and JSON body take."""
+
+    model_config = _COMMON
+
+    Origin: AirportCode
+    Dest: AirportCode
+    Carrier: CarrierCode
+    FlightDate: FlightDateText
+    DepDelay: Delay
+    FlightNum: FlightNumber = None
+
+    @field_validator("Dest")
+    @classmethod
+    def _not_the_origin(cls, dest: str, info) -> str:
+        if dest == info.data.get("Origin"):
+            raise ValueError("must differ from Origin")
+        return dest
+
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
+def _supplied(kind: Any) -> Any:
+    """A field the reader fills: whatever a request supplies is taken as it is (any type) and
+    judged by ``Request._complete``, which replaces it; the schema shows what the field holds."""
+    return Annotated[kind | None, PlainValidator(_as_given, json_schema_input_type=kind | None)]
+
+
+SuppliedTime = _supplied(TimeText)
+SuppliedNumber = _supplied(float)
+SuppliedText = _supplied(str)
+
+
+def _bounds(field: str) -> dict[str, dict[str, float]]:
+    """The field's bounds for the schema (the value is computed, so never checked against them)."""
+    low, high = VALUE_RANGES[field]
+    return {"json_schema_extra": {"minimum": low, "maximum": high}}
+
+
+class Request(FlightQuery):
+    """A prediction request as it travels on the request topic (key = UUID).
+
+    Validated with route distances as the context (``read_request``), the derived fields are
+    computed and any supplied value that disagrees is named in ``Warnings``. Validated without
+    (re-reading a record the platform wrote), Distance and Warnings are kept as they are."""
+
+    UUID: RequestId
+    Timestamp: SuppliedTime = Field(
+        None,
+        description="when the client sent the request, ISO-8601 (no offset: UTC); metadata, kept in UTC, "
+        "ignored with a warning when it is not a time",
+    )
+    Distance: SuppliedNumber = Field(
+        None,
+        description="route distance in miles: the mean distance flown on the route, else the great-circle "
+        "distance (computed)",
+        **_bounds("Distance"),
+    )
+    DayOfYear: SuppliedNumber = Field(None, description="1..366, from FlightDate (computed)", **_bounds("DayOfYear"))
+    DayOfMonth: SuppliedNumber = Field(None, description="1..31, from FlightDate (computed)", **_bounds("DayOfMonth"))
+    DayOfWeek: SuppliedNumber = Field(
+        None, description="1=Monday..7=Sunday, from FlightDate (computed)", **_bounds("DayOfWeek")
+    )
+    Route: SuppliedText = Field(None, description="Origin-Dest (computed)")
+    Warnings: Annotated[list[str], PlainValidator(_as_given, json_schema_input_type=list[str])] = Field(
+        default_factory=list,
+        description="the supplied values the scorer ignored or could not read, and why (set by the reader)",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> Request:
+        """Fill Timestamp and the derived fields from the validated ones; note what disagreed."""
+        distances: RouteDistances | None = info.context
+        fields = self.__dict__  # written directly, as pydantic's model_construct does
+        warnings = [] if distances is not None else _strings(fields["Warnings"])
+        day_of_year, day_of_month, day_of_week = _calendar(self.FlightDate)
+        route = f"{self.Origin}-{self.Dest}"
+        derived = {"DayOfYear": day_of_year, "DayOfMonth": day_of_month, "DayOfWeek": day_of_week, "Route": route}
+        if distances is not None:
+            try:
+                derived["Distance"] = distances.distance(self.Origin, self.Dest)
+            except UnknownAirportError as exc:  # named by field_errors under the field in its context
+                field = "Origin" if exc.code == self.Origin else "Dest"
+                context = {"code": exc.code, "field": field}
+                raise PydanticCustomError("unknown_airport", "unknown airport {code}", context) from None
+        for name, computed in derived.items():
+            given = fields[name]
+            if given is not None and given != computed and not _agrees(name, given, computed):
+                warnings.append(_ignored(name, given, _why(name, computed, self.FlightDate, route)))
+        if distances is None:  # a record of the platform's: its Distance was computed then
+            derived["Distance"] = _miles(fields["Distance"])
+        timestamp = fields["Timestamp"]
+        if timestamp is not None:
+            derived["Timestamp"] = normalized = _timestamp(timestamp)
+            if normalized is None:
+                warnings.append(_ignored("Timestamp", timestamp, "not an ISO-8601 time"))
+        derived["Warnings"] = warnings
+        fields.update(derived)
+        return self
+
+    def message(self) -> dict[str, Any]:
+        """The request as the platform sends it to the request topic."""
+        return self.model_dump(exclude_none=True, exclude={"Warnings"})
+
+
+@lru_cache(maxsize=4096)
+def _calendar(flight_date: str) -> tuple[float, float, float]:
+    """(DayOfYear, DayOfMonth, DayOfWeek) as the model takes them; requests repeat their dates."""
+    fields = calendar_fields(flight_date)
+    return float(fields["DayOfYear"]), float(fields["DayOfMonth"]), float(fields["DayOfWeek"])
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        number = _number(value)
+    except ValueError:
+        return None
+    return float(number) if not math.isnan(number) else None
+
+
+def _miles(value: Any) -> float | None:
+    miles = _as_float(value)
+    low, high = VALUE_RANGES["Distance"]
+    return miles if miles is not None and low <= miles <= high else None
+
+
+def _agrees(name: str, given: Any, computed: Any) -> bool:
+    """Whether a supplied derived value says what the computed one says (given != computed)."""
+    if given == "":
+        return True  # absent: nothing to ignore
+    if name == "Route":
+        return isinstance(given, str) and given.strip().upper() == computed
+    number = _as_float(given)
+    if number is None:
+        return False
+    if name == "Distance":
+        return abs(number - computed) < DISTANCE_TOLERANCE_MILES
+    return number == computed
+
+
+def _why(name: str, computed: Any, flight_date: str, route: str) -> str:
+    if name == "DayOfWeek":
+        return f"{flight_date} is day {computed:g} of its week (1=Monday..7=Sunday)"
+    if name == "DayOfMonth":
+        return f"{flight_date} is day {computed:g} of its month"
+    if name == "DayOfYear":
+        return f"{flight_date} is day {computed:g} of its year"
+    if name == "Distance":
+        return f"{route} is {computed:.0f} miles"
+    return f"the route is {computed}"
+
+
+def _ignored(name: str, given: Any, why: str) -> str:
+    shown = repr(given)
+    if len(shown) > WARNING_VALUE_CHARS:
+        shown = shown[: WARNING_VALUE_CHARS - 3] + "..."
+    return f"{name}: {shown} ignored: {why}"
+
+
+def _timestamp(value: Any) -> str | None:
+    """ISO-8601 text in UTC (a time without an offset is UTC), or None when it is not a time."""
+    parsed = parse_timestamp(value) if isinstance(value, str) and len(value) <= 64 else None
+    return parsed.isoformat() if parsed is not None else None
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Prediction(Request):
+    """A prediction as the scorer writes it: to the response topic (key = UUID), MongoDB
+    ``flight_delay_ml_response`` (_id = UUID) and HDFS ``/user/predictions`` (one JSON line)."""
+
+    Prediction: float = Field(
+        ge=0, le=NUM_DELAY_CLASSES - 1, multiple_of=1, description="the delay class, 0.0..3.0 (see PredictionLabel)"
+    )
+    Probabilities: list[Probability] = Field(
+        min_length=NUM_DELAY_CLASSES,
+        max_length=NUM_DELAY_CLASSES,
+        description="the probability of each class, in class order",
+    )
+    ModelVersion: str = Field(description="the model registry version that made the prediction")
+    RequestProducedAt: TimeText | None = Field(
+        None, description="when the request reached Kafka (UTC, from the record's timestamp)"
+    )
+    ScoredAt: TimeText = Field(description="when the scorer made the prediction (UTC)")
+
+    @computed_field(description="the class's label: " + "; ".join(f"{i}: {t}" for i, t in enumerate(DELAY_LABELS)))
+    @property
+    def PredictionLabel(self) -> str:
+        return delay_label(self.Prediction)
+
+    def record(self) -> dict[str, Any]:
+        """The prediction as written to the sinks (fields without a value left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+# a scorer row: the request's validated fields and when it reached Kafka (scoring.requests)
+_SCORED_REQUEST_FIELDS = (*Request.model_fields, "RequestProducedAt")
+
+
+def prediction_record(
+    row: Mapping[str, Any], prediction: float, probabilities: list[float], model_version: str, scored_at: str
+) -> dict[str, Any]:
+    """``Prediction.record()`` of a validated request's row and its score, built without the
+    model: the scorer makes one per request, and pydantic's construct-and-dump costs 4x this
+    (bench/request_parsing.py). The unit tests hold the two equal."""
+    record = {name: row[name] for name in _SCORED_REQUEST_FIELDS if row.get(name) is not None}
+    record.update(
+        Prediction=prediction,
+        PredictionLabel=delay_label(prediction),
+        Probabilities=[round(p, 6) for p in probabilities],
+        ModelVersion=model_version,
+        ScoredAt=scored_at,
+    )
+    return record
+
+
+# --- reading and writing messages ------------------------------------------------------------------
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """pydantic's errors as {field: what is wrong}, in the contract's words."""
     errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    for field in REQUIRED_FIELDS:
-        if message.get(field) in (None, ""):
-            errors[field] = "is required"
-    for field, pattern, what in (
-        ("Origin", AIRPORT_CODE, "a 3-letter airport code"),
-        ("Dest", AIRPORT_CODE, "a 3-letter airport code"),
-        ("Carrier", CARRIER_CODE, "a 2-3 character carrier code"),
-    ):
-        value = message.get(field)
+    for error in exc.errors(include_url=False):
+        kind = error["type"]
+        loc = error["loc"]
+        field = str(loc[0]) if loc else error.get("ctx", {}).get("field", "body")
         if field in errors:
             continue
-        text = str(value).strip().upper()
-        if not pattern.match(text):
-            errors[field] = f"must be {what}"
+        if kind == "missing" or (field in EXPECTED and field != "FlightNum" and error.get("input") in (None, "")):
+            errors[field] = "is required"
+        elif kind == "value_error":
+            errors[field] = str(error["ctx"]["error"])
+        elif kind in BOUND_ERRORS and field in VALUE_RANGES:
+            low, high = VALUE_RANGES[field]
+            errors[field] = f"must be between {low:g} and {high:g}"
+        elif kind == "unknown_airport":
+            errors[field] = error["msg"]
         else:
-            clean[field] = text
-    if "Origin" in clean and clean.get("Origin") == clean.get("Dest"):
-        errors["Dest"] = "must differ from Origin"
-
-    if "FlightDate" not in errors:
-        try:
-            flight_date = parse_flight_date(message["FlightDate"])
-            clean["FlightDate"] = flight_date.isoformat()
-        except ValueError as exc:
-            errors["FlightDate"] = str(exc)
-
-    for field, bounds in NUMERIC_BOUNDS.items():
-        value = message.get(field)
-        if field in errors or value in (None, ""):
-            continue
-        try:
-            number = _number(value)
-        except (TypeError, ValueError):
-            errors[field] = "must be a number"
-            continue
-        if not bounds.low <= number <= bounds.high:
-            errors[field] = f"must be between {bounds.low:g} and {bounds.high:g}"
-        else:
-            clean[field] = number
-
-    flight_num = message.get("FlightNum")
-    if flight_num not in (None, ""):
-        text = str(flight_num).strip()
-        if not FLIGHT_NUMBER.match(text):
-            errors["FlightNum"] = "must be 1 to 5 digits"
-        else:
-            clean["FlightNum"] = text
-
-    if "UUID" not in errors:
-        try:
-            clean["UUID"] = str(uuid_module.UUID(str(message["UUID"])))
-        except ValueError:
-            errors["UUID"] = "must be a UUID"
-
-    timestamp = message.get("Timestamp")
-    if timestamp not in (None, ""):
-        try:
-            parsed = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                raise ValueError
-            clean["Timestamp"] = parsed.isoformat()
-        except ValueError:
-            errors["Timestamp"] = "must be an ISO-8601 time with a UTC offset"
-
-    if errors:
-        raise InvalidRequest(errors)
-
-    if fill_calendar:
-        derived = calendar_fields(clean["FlightDate"])
-        for field, value in derived.items():
-            given = clean.get(field)
-            if given is not None and int(given) != value:
-                errors[field] = f"is {int(given)} but {clean['FlightDate']} gives {value}"
-            clean[field] = float(value)
-        if errors:
-            raise InvalidRequest(errors)
-    clean["Route"] = f"{clean['Origin']}-{clean['Dest']}"
-    return clean
+            errors[field] = f"must be {EXPECTED[field]}" if field in EXPECTED else error["msg"]
+    return errors
 
 
-def new_request(fields: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """A request as the front end sends it: the user's fields + Timestamp (UTC) + a new UUID."""
-    now = now or datetime.now(timezone.utc)
-    message = {**fields, "Timestamp": now.isoformat(), "UUID": str(uuid_module.uuid4())}
-    return validate_request(message)
+def read_request(message: Mapping[str, Any], distances: RouteDistances) -> Request:
+    """A raw request (a JSON object's fields) read as the contract says (see the module's
+    docstring); InvalidRequest names every bad field that decides the prediction."""
+    try:
+        return Request.model_validate(message, context=distances)
+    except ValidationError as exc:
+        raise InvalidRequest(field_errors(exc)) from None
 
 
-def complete_request(
-    message: Mapping[str, Any],
-    known_distances: Mapping[tuple[str, str], float] | None = None,
-    airports: Mapping[str, Any] | None = None,
+def new_request(
+    fields: Mapping[str, Any], now: datetime | None = None, distances: RouteDistances | None = None
 ) -> dict[str, Any]:
-    """Validate a request and fill Distance when absent: the mean distance flown on the route,
-    else the great-circle distance between the airports. An airport that is in neither is an
-    InvalidRequest naming the field (the seed answered an unknown route with HTTP 500)."""
-    from flightdelay.flights.geo import UnknownAirportError, load_airports, route_distance
-
-    clean = validate_request(message)
-    if clean.get("Distance") is None:
-        airports = airports if airports is not None else load_airports()
-        for field in ("Origin", "Dest"):
-            if clean[field] not in airports and not (known_distances and _flown(clean, known_distances)):
-                raise InvalidRequest({field: f"unknown airport {clean[field]}"})
-        try:
-            clean["Distance"] = float(route_distance(clean["Origin"], clean["Dest"], known_distances, airports))
-        except UnknownAirportError as exc:
-            raise InvalidRequest({"Origin": str(exc)}) from exc
-    return clean
-
-
-def _flown(clean: Mapping[str, Any], known_distances: Mapping[tuple[str, str], float]) -> bool:
-    pair = (clean["Origin"], clean["Dest"])
-    return pair in known_distances or pair[::-1] in known_distances
-
-
-def label_of(prediction: float) -> str:
-    return PREDICTION_LABELS[int(prediction)]
-
-
-# --- the response -----------------------------------------------------------------------------
-# A response is the normalized request plus these fields (key on the response topic = UUID):
-RESPONSE_FIELDS = (
-    "Prediction",  # 0.0..3.0, the index of DELAY_LABELS
-    "PredictionLabel",  # the label text
-    "Probabilities",  # the four class probabilities, in class order
-    "ModelVersion",  # the registry version that made the prediction
-    "RequestProducedAt",  # when the request reached Kafka (UTC ISO-8601, from the record timestamp)
-    "ScoredAt",  # when the scorer produced the prediction (UTC ISO-8601)
-)
+    """A request message for a flight's fields: + Timestamp (UTC) + a new UUID, Route and the
+    calendar fields filled, and Distance when ``distances`` is given (otherwise the scorer fills
+    it). Raises InvalidRequest."""
+    message = {**fields, "Timestamp": (now or datetime.now(timezone.utc)).isoformat(), "UUID": str(uuid_module.uuid4())}
+    try:
+        return Request.model_validate(message, context=distances).message()
+    except ValidationError as exc:
+        raise InvalidRequest(field_errors(exc)) from None

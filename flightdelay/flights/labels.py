@@ -40,8 +40,12 @@ def delay_class(arr_delay_minutes: float) -> int:
 
 
 def delay_label(delay_class_index: int | float) -> str:
-    """The human label of a class index; accepts Spark's float predictions such as 2.0."""
-    index = int(delay_class_index)
+    """The human label of a class index; accepts Spark's float predictions such as 2.0. The one
+    place a label is computed: the scorer's records, the web's answers and the models use it."""
+    try:
+        index = int(delay_class_index)
+    except (OverflowError, TypeError, ValueError):  # infinity, NaN, not a number
+        index = -1
     if index != delay_class_index or not 0 <= index < NUM_DELAY_CLASSES:
         raise ValueError(f"no delay class {delay_class_index!r}; expected 0..{NUM_DELAY_CLASSES - 1}")
     return DELAY_LABELS[index]

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 from flightdelay.flights.labels import NUM_DELAY_CLASSES, delay_class
 from flightdelay.flights.schema import (
     CANONICAL_FIELDS,
-    MAX_ABS_DELAY_MINUTES,
-    MAX_DISTANCE_MILES,
+    VALUE_RANGES,
     natural_key_id,
 )
 from flightdelay.flights.sources import ChunkCounts, Source, detect_source
@@ -334,7 +333,7 @@ def rebuild_distances(
 
 
 def load_known_distances(db: Database, distances_collection: str | None = None) -> dict[tuple[str, str], float]:
-    """The route distances as a mapping for ``geo.route_distance``."""
+    """The route distances by (Origin, Dest), as ``geo.RouteDistances`` reads them."""
     distances = db[_settings_collection(distances_collection, "distances_collection")]
     return {
         (doc["Origin"], doc["Dest"]): float(doc["Distance"])
@@ -352,19 +351,6 @@ class DataQualityError(Exception):
     def __init__(self, report: DataQualityReport) -> None:
         super().__init__(report.text())
         self.report = report
-
-
-# Field -> (lowest, highest) plausible value; the normalizer enforces the same bounds on import.
-VALUE_RANGES: dict[str, tuple[float, float]] = {
-    "DayOfWeek": (1, 7),
-    "DayOfMonth": (1, 31),
-    "DayOfYear": (1, 366),
-    "Distance": (0.0, MAX_DISTANCE_MILES),
-    "CRSDepTime": (0, 2400),
-    "CRSArrTime": (0, 2400),
-    "DepDelay": (-MAX_ABS_DELAY_MINUTES, MAX_ABS_DELAY_MINUTES),
-    "ArrDelay": (-MAX_ABS_DELAY_MINUTES, MAX_ABS_DELAY_MINUTES),
-}
 
 
 # Codes: reported by how many distinct values they have rather than by min/max.

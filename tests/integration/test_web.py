@@ -262,3 +262,18 @@ def test_gunicorn_serves_the_page_the_routes_and_the_stream(served, producer, se
             pytest.fail("the stream ended without a prediction")
     polled = requests.get(f"{base}{RESPONSE.format(request_id)}", timeout=10).json()
     assert_prediction(polled, request_id)
+
+
+def test_gunicorn_serves_a_valid_api_description_and_its_docs_page(served):
+    """Issue #13: /openapi.json (generated from the contract's models) validates as OpenAPI 3.1,
+    and /docs renders it from the package under the page's Content-Security-Policy."""
+    base = served.url
+    reply = requests.get(f"{base}/openapi.json", timeout=10)
+    assert reply.status_code == 200
+    document = reply.json()
+    assert document["openapi"] == "3.1.0" and {"Request", "Prediction"} <= set(document["components"]["schemas"])
+    docs = requests.get(f"{base}/docs", timeout=10)
+    assert docs.status_code == 200 and "script-src 'self'" in docs.headers["Content-Security-Policy"]
+    assert "<script" not in docs.text and "https://" not in docs.text
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)

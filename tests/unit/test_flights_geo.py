@@ -61,22 +61,64 @@ def test_codes_are_case_and_space_insensitive() -> None:
 @pytest.mark.parametrize(("origin", "dest", "unknown"), [("JFK", "XXX", "XXX"), ("ZZZ", "LAX", "ZZZ")])
 def test_unknown_airport_error_names_the_code(origin: str, dest: str, unknown: str) -> None:
     with pytest.raises(geo.UnknownAirportError, match=unknown) as caught:
-        geo.route_distance(origin, dest)
+        geo.RouteDistances.fixed({}).distance(origin, dest)
     assert caught.value.code == unknown
 
 
 def test_route_distance_prefers_the_known_mean_distance() -> None:
-    known = {("JFK", "LAX"): 2475.0, ("EWR", "ORD"): 719.0}
-    assert geo.route_distance("JFK", "LAX", known) == 2475.0
-    assert geo.route_distance("ORD", "EWR", known) == 719.0  # the reverse direction is as long
+    known = geo.RouteDistances.fixed({("JFK", "LAX"): 2475.0, ("EWR", "ORD"): 719.0, ("ORD", "EWR"): 720.0})
+    assert known.distance("JFK", "LAX") == 2475.0
+    assert known.distance("LAX", "JFK") == 2475.0  # the reverse direction is as long
+    assert known.distance("ORD", "EWR") == 720.0  # unless it was flown itself
 
 
 def test_route_distance_falls_back_to_great_circle_for_routes_never_flown() -> None:
-    known = {("JFK", "LAX"): 2475.0, ("BOS", "SEA"): float("nan")}
+    known = geo.RouteDistances.fixed({("JFK", "LAX"): 2475.0, ("BOS", "SEA"): float("nan")})
     expected = geo.airport_distance_miles("BOS", "SEA")
-    assert geo.route_distance("BOS", "SEA", known) == pytest.approx(expected)
-    assert geo.route_distance("BOS", "SEA", None) == pytest.approx(2496, rel=0.01)
+    assert known.distance("BOS", "SEA") == pytest.approx(expected)
+    assert geo.RouteDistances.fixed({}).distance("BOS", "SEA") == pytest.approx(2496, rel=0.01)
 
 
 def test_route_distance_does_not_need_coordinates_when_the_distance_is_known() -> None:
-    assert geo.route_distance("QQQ", "WWW", {("QQQ", "WWW"): 100.0}) == 100.0
+    assert geo.RouteDistances.fixed({("QQQ", "WWW"): 100.0}).distance("WWW", "QQQ") == 100.0
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_route_distances_are_read_again_after_their_time_and_kept_through_a_failed_read() -> None:
+    tables = iter([{("JFK", "LAX"): 2475.0}, OSError("MongoDB down"), {("JFK", "LAX"): 2470.0}])
+    reads, logged = [], []
+
+    def load():
+        reads.append(1)
+        table = next(tables)
+        if isinstance(table, Exception):
+            raise table
+        return table
+
+    clock = Clock()
+    distances = geo.RouteDistances(load, ttl_s=600, retry_s=30, log=logged.append, clock=clock)
+    assert distances.distance("JFK", "LAX") == 2475.0
+    assert distances.distance("LAX", "JFK") == 2475.0  # as long both ways
+    assert len(reads) == 1
+    clock.now = 601
+    assert distances.distance("JFK", "LAX") == 2475.0  # the read failed: the last table serves
+    assert len(reads) == 2 and "MongoDB down" in logged[0]
+    clock.now = 620
+    assert distances.distance("JFK", "LAX") == 2475.0 and len(reads) == 2  # retried after 30 s only
+    clock.now = 632
+    assert distances.distance("JFK", "LAX") == 2470.0 and len(reads) == 3
+
+
+def test_route_distances_before_the_first_read_succeeds_are_great_circle() -> None:
+    def down():
+        raise OSError("MongoDB down")
+
+    distances = geo.RouteDistances(down, log=lambda _: None)
+    assert distances.distance("JFK", "LAX") == pytest.approx(2475, rel=0.01)
+    assert distances.known() == {}

@@ -52,3 +52,20 @@ def test_a_multi_line_object_becomes_one_line(processor):
 @pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe", None, b""])
 def test_anything_but_a_json_object_is_skipped(processor, value):
     assert processor.json_object_line(value) is None
+
+
+def test_a_prediction_of_the_contract_goes_through_unchanged(processor):
+    import uuid
+
+    import orjson
+
+    from flightdelay.contract import Prediction, prediction_record, read_request
+    from flightdelay.flights.geo import RouteDistances
+
+    seed = {"DepDelay": 5.0, "Carrier": "AA", "FlightDate": "2016-12-25", "Dest": "SFO", "FlightNum": None,
+            "Origin": "ATL", "DayOfWeek": 6, "Timestamp": "2026-12-01T03:57:45.150104", "UUID": str(uuid.uuid4())}  # fmt: skip
+    row = {**read_request(seed, RouteDistances.fixed({})).__dict__, "RequestProducedAt": "2026-12-01T03:57:46+00:00"}
+    value = orjson.dumps(prediction_record(row, 2.0, [0.1, 0.2, 0.6, 0.1], "v1", "2026-12-01T03:57:47+00:00"))
+    line = processor.json_object_line(value)
+    assert line == value.decode()
+    assert Prediction.model_validate_json(line).Warnings  # the weekday the seed got wrong is named

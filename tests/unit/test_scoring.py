@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from flightdelay.flights.geo import load_airports
+from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.scoring.model_holder import ModelHolder
 from flightdelay.scoring.requests import parse_record
 
@@ -22,7 +22,7 @@ def request(**change) -> bytes:
 
 
 def test_valid_request_is_completed():
-    row = parse_record(request(), PRODUCED, {("JFK", "LAX"): 2475.0}, AIRPORTS)
+    row = parse_record(request(), PRODUCED, RouteDistances.fixed({("JFK", "LAX"): 2475.0}, AIRPORTS))
     assert row["error"] == ""
     assert row["Distance"] == 2475.0
     assert row["DayOfWeek"] == 1.0  # 2013-06-03 was a Monday
@@ -31,7 +31,7 @@ def test_valid_request_is_completed():
 
 
 def test_unflown_route_gets_great_circle_distance():
-    row = parse_record(request(Dest="ANC"), PRODUCED, {}, AIRPORTS)
+    row = parse_record(request(Dest="ANC"), PRODUCED, RouteDistances.fixed({}, AIRPORTS))
     assert row["error"] == "" and 3300 < row["Distance"] < 3500
 
 
@@ -45,7 +45,7 @@ def test_each_kind_of_bad_request_gets_a_reason_and_keeps_its_payload():
         request(FlightDate="2013-13-01"): "FlightDate",
     }
     for value, reason in cases.items():
-        row = parse_record(value, PRODUCED, {}, AIRPORTS)
+        row = parse_record(value, PRODUCED, RouteDistances.fixed({}, AIRPORTS))
         assert reason in row["error"], (value, row["error"])
         assert row["payload"] == value and row["payload_bytes"] == len(value)
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from flightdelay.contract import MAX_MESSAGE_BYTES
-from flightdelay.flights.geo import load_airports
+from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.scoring.dead_letters import MAX_LETTER_BYTES, letter, undelivered_letter
 from flightdelay.scoring.requests import parse_record
 from flightdelay.scoring.serving import predict_each
@@ -30,7 +30,7 @@ def request(**change) -> dict:
 
 
 def parse(value: bytes | None, size: int | None = None) -> dict:
-    row = parse_record(value, PRODUCED, {("JFK", "LAX"): 2475.0}, AIRPORTS, size=size)
+    row = parse_record(value, PRODUCED, RouteDistances.fixed({("JFK", "LAX"): 2475.0}, AIRPORTS), size=size)
     row["source"] = "flask-ml-delays-request:0:42"
     return row
 
@@ -136,13 +136,13 @@ def test_wrong_shapes_and_operator_objects_are_dead_lettered_with_a_reason(value
 class BrokenAirports(dict):
     """Reference data that fails in a way no validation rule expects."""
 
-    def __contains__(self, code):
+    def __getitem__(self, code):
         raise RuntimeError("airport table unreadable")
 
 
 def test_a_record_no_rule_foresaw_is_dead_lettered_not_raised():
     value = json.dumps(request(Dest="ANC")).encode()  # an unflown route: the airports are consulted
-    row = parse_record(value, PRODUCED, {}, BrokenAirports(AIRPORTS))
+    row = parse_record(value, PRODUCED, RouteDistances.fixed({}, BrokenAirports(AIRPORTS)))
     assert row["error"] == "cannot be handled: RuntimeError: airport table unreadable"
 
 

@@ -16,8 +16,9 @@ from flightdelay.contract import (
     JSONBoundsError,
     json_depth_exceeds,
     load_json,
-    validate_request,
+    read_request,
 )
+from flightdelay.flights.geo import RouteDistances
 from flightdelay.web import close_app, create_app
 from flightdelay.web.config import WebConfig
 from tests.unit.test_web_fuzz import MongoDown
@@ -173,7 +174,7 @@ def test_the_contract_refuses_numbers_it_cannot_bound(delay):
     message = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2016-12-25", "DepDelay": delay,
                "UUID": "3f1c1a36-4d57-4a37-9b1e-0c1b8a3a7f10"}  # fmt: skip
     with pytest.raises(InvalidRequest) as err:
-        validate_request(message)
+        read_request(message, RouteDistances.fixed({("JFK", "LAX"): 2475.0}))
     assert "DepDelay" in err.value.errors
 
 
@@ -181,4 +182,4 @@ def test_the_contract_refuses_numbers_it_cannot_bound(delay):
 def test_the_contract_still_takes_plain_numbers(delay, value):
     message = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2016-12-25", "DepDelay": delay,
                "UUID": "3f1c1a36-4d57-4a37-9b1e-0c1b8a3a7f10"}  # fmt: skip
-    assert validate_request(message)["DepDelay"] == value
+    assert read_request(message, RouteDistances.fixed({("JFK", "LAX"): 2475.0})).DepDelay == value

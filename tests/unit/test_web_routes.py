@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from flightdelay.contract import MAX_MESSAGE_BYTES
+from flightdelay.flights.geo import RouteDistances
 from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.web import close_app, create_app
 from flightdelay.web.config import WebConfig
@@ -32,22 +33,29 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def offline_config(cache_dir, **overrides) -> WebConfig:
+    """A test config whose Kafka and MongoDB are a closed port, with short waits."""
+    port = closed_port()
+    return WebConfig.from_settings(
+        **{
+            "kafka_bootstrap": f"127.0.0.1:{port}",
+            "mongo_uri": f"mongodb://127.0.0.1:{port}/",
+            "produce_timeout_s": 0.5,
+            "probe_timeout_s": 0.3,
+            "stream_timeout_s": 0.6,
+            "stream_heartbeat_s": 0.2,
+            "stream_mongo_check_s": 0.2,
+            "carriers_from_history": False,
+            "cache_dir": cache_dir,
+            "testing": True,
+            **overrides,
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    port = closed_port()
-    config = WebConfig.from_settings(
-        kafka_bootstrap=f"127.0.0.1:{port}",
-        mongo_uri=f"mongodb://127.0.0.1:{port}/",
-        produce_timeout_s=0.5,
-        probe_timeout_s=0.3,
-        stream_timeout_s=0.6,
-        stream_heartbeat_s=0.2,
-        stream_mongo_check_s=0.2,
-        carriers_from_history=False,
-        cache_dir=tmp_path_factory.mktemp("web"),
-        testing=True,
-    )
-    app = create_app(config)
+    app = create_app(offline_config(tmp_path_factory.mktemp("web")))
     yield app
     close_app(app)
 
@@ -88,7 +96,8 @@ def test_good_form_passes_validation(client):
 
 def test_a_request_is_completed_by_the_server():
     now = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    message = build_request({**GOOD, "FlightDate": "2024-01-07"}, {("JFK", "LAX"): 2475.0}, now=now)
+    distances = RouteDistances.fixed({("JFK", "LAX"): 2475.0})
+    message = build_request({**GOOD, "FlightDate": "2024-01-07"}, distances, now=now)
     assert message["Distance"] == 2475.0  # the history wins
     assert message["DayOfWeek"] == 7.0  # 2024-01-07 is a Sunday: 1=Mon..7=Sun
     assert (message["DayOfMonth"], message["DayOfYear"]) == (7.0, 7.0)
@@ -98,7 +107,7 @@ def test_a_request_is_completed_by_the_server():
 
 
 def test_an_unflown_route_gets_the_great_circle_distance():
-    message = build_request({**GOOD, "Origin": "SJU", "Dest": "STT"}, {})
+    message = build_request({**GOOD, "Origin": "SJU", "Dest": "STT"}, RouteDistances.fixed({}))
     assert 60 < message["Distance"] < 90  # San Juan - St Thomas is about 70 miles
 
 

@@ -108,7 +108,7 @@
   function showPrediction(envelope, elapsedMs, channel) {
     const p = envelope.prediction || {};
     const index = Math.round(Number(p.Prediction));
-    const label = p.PredictionLabel || labels[index] || "unknown class";
+    const label = p.PredictionLabel || "unknown class"; // the server always names the class
     setStatus(`Answer received by ${channel}.`, "done");
     document.getElementById("prediction-label").textContent = label;
     document.getElementById("prediction-label").dataset.classIndex = String(index);
