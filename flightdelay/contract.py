@@ -27,7 +27,7 @@ import re
 import uuid as uuid_module
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,7 @@ from flightdelay.flights.schema import (
     VALUE_RANGES,
     parse_timestamp,
 )
+from flightdelay.model.scope import FLAG_TEXT, FLAGS
 
 LATEST_YEAR = 2100
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -436,6 +437,7 @@ def _timestamp(value: Any) -> str | None:
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Flag = Literal[FLAGS]  # type: ignore[valid-type]
 
 
 class Prediction(Request):
@@ -451,6 +453,14 @@ class Prediction(Request):
         description="the probability of each class, in class order",
     )
     ModelVersion: str = Field(description="the model registry version that made the prediction")
+    ModelAccuracy: Probability | None = Field(
+        None, description="that version's accuracy on its held-out weeks (the registry's metrics)"
+    )
+    Flags: list[Flag] = Field(
+        default_factory=list,
+        description="where the request lies outside what the model learned from, so the answer is a guess: "
+        + "; ".join(f"{code}: {text}" for code, text in FLAG_TEXT.items()),
+    )
     RequestProducedAt: TimeText | None = Field(
         None, description="when the request reached Kafka (UTC, from the record's timestamp)"
     )
@@ -471,7 +481,13 @@ _SCORED_REQUEST_FIELDS = (*Request.model_fields, "RequestProducedAt")
 
 
 def prediction_record(
-    row: Mapping[str, Any], prediction: float, probabilities: list[float], model_version: str, scored_at: str
+    row: Mapping[str, Any],
+    prediction: float,
+    probabilities: list[float],
+    model_version: str,
+    scored_at: str,
+    flags: list[str] | None = None,
+    model_accuracy: float | None = None,
 ) -> dict[str, Any]:
     """``Prediction.record()`` of a validated request's row and its score, built without the
     model: the scorer makes one per request, and pydantic's construct-and-dump costs 4x this
@@ -482,8 +498,11 @@ def prediction_record(
         PredictionLabel=delay_label(prediction),
         Probabilities=[round(p, 6) for p in probabilities],
         ModelVersion=model_version,
+        Flags=flags or [],
         ScoredAt=scored_at,
     )
+    if model_accuracy is not None:
+        record["ModelAccuracy"] = model_accuracy
     return record
 
 

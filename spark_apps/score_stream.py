@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,13 +46,21 @@ from flightdelay.contract import prediction_record
 from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
+from flightdelay.model.scope import ModelScope
 from flightdelay.scoring import compiled_cache
 from flightdelay.scoring.dead_letters import undelivered_letter
 from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
 from flightdelay.scoring.model_holder import ModelHolder
 from flightdelay.scoring.recovery import RestartBudget, first_line, wait_until
 from flightdelay.scoring.requests import parse_record
-from flightdelay.scoring.serving import ServingModel, checked_compiled_model, predict_each, serving_model
+from flightdelay.scoring.serving import (
+    ServingModel,
+    checked_compiled_model,
+    compiled_labels,
+    pipeline_labels,
+    predict_each,
+    serving_model,
+)
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
 from flightdelay.settings import get_settings
 
@@ -87,16 +96,19 @@ class Scorer:
         self.skipped = 0  # records neither answered nor dead-lettered, since the start
 
     def _load_model(self, version: str) -> ServingModel:
+        record = self.registry.get(version)  # its data window and held-out accuracy (Flags)
         compiled = compiled_cache.load(self.settings, version, log)
         if compiled is not None:  # checked against Spark when first loaded: a restart skips that
             log(f"model {version}: compiled form from {compiled_cache.cache_path(self.settings, version)}")
-            return checked_compiled_model(version, compiled)
-        from pyspark.ml import PipelineModel  # ~2.8 s of imports (pandas, scipy) a cached model skips
+            serving, labels = checked_compiled_model(version, compiled), compiled_labels(compiled)
+        else:
+            from pyspark.ml import PipelineModel  # ~2.8 s of imports (pandas, scipy) a cached model skips
 
-        serving = serving_model(self.spark, version, PipelineModel.load(model_path(version, self.settings)), log)
-        if serving.compiled is not None:
-            compiled_cache.save(self.settings, version, serving.compiled)
-        return serving
+            pipeline = PipelineModel.load(model_path(version, self.settings))
+            serving, labels = serving_model(self.spark, version, pipeline, log), pipeline_labels(pipeline)
+            if serving.compiled is not None:
+                compiled_cache.save(self.settings, version, serving.compiled)
+        return replace(serving, scope=ModelScope.of(record, labels))
 
     def _known_distances(self) -> dict:
         with pymongo.timeout(5):  # a batch waits this long at most for a store that is down
@@ -130,7 +142,12 @@ class Scorer:
         scored_at = datetime.now(timezone.utc).isoformat()
         # the contract's Prediction records: the completed request with its Warnings, the class
         # and its label, its probabilities, who made it
-        valid = [prediction_record(row, p, probs, model.version, scored_at) for row, (p, probs) in scores]
+        # and its Flags: where the request lies outside what the model learned from
+        scope = model.scope
+        valid = [
+            prediction_record(row, p, probs, model.version, scored_at, scope.flags(row), scope.accuracy)
+            for row, (p, probs) in scores
+        ]
 
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
         # is replayed (the responses are sent again, at-least-once keyed by UUID; the HDFS file

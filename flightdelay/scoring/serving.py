@@ -9,11 +9,12 @@ by ``transform`` itself: slower, never different.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from flightdelay.model.compiled import CompiledForest, Unsupported, compile_pipeline, probe_rows
 from flightdelay.model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from flightdelay.model.scope import ModelScope
 
 Scores = list[tuple[float, list[float]]]
 
@@ -24,6 +25,17 @@ class ServingModel:
     engine: str  # "numpy" (compiled and checked) or "spark" (PipelineModel.transform)
     predict: Callable[[Sequence[Mapping[str, Any]]], Scores]
     compiled: CompiledForest | None = None  # the checked numpy form, kept for a fast restart
+    scope: ModelScope = field(default_factory=ModelScope)  # what it learned from (Flags)
+
+
+def compiled_labels(compiled: CompiledForest) -> dict[str, list[str]]:
+    """The training values of each categorical column, from a compiled model's indexers."""
+    return {indexer.column: list(indexer.index) for indexer in compiled.indexers}
+
+
+def pipeline_labels(model: Any) -> dict[str, list[str]]:
+    """The same from a PipelineModel's StringIndexerModel stages."""
+    return {stage.getInputCol(): list(stage.labels) for stage in model.stages if hasattr(stage, "labels")}
 
 
 def checked_compiled_model(version: str, compiled: CompiledForest) -> ServingModel:

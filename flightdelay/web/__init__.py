@@ -25,7 +25,8 @@ def create_app(config: WebConfig | Mapping[str, Any] | None = None) -> Flask:
     """An app configured from the settings module; ``config`` is a WebConfig, or a mapping of
     WebConfig fields to override (tests point Kafka at a closed port this way)."""
     from flightdelay.web.kafka_bridge import KafkaBridge
-    from flightdelay.web.routes import ReferenceData, api, pages, register_error_handlers
+    from flightdelay.web.reference import ReferenceData
+    from flightdelay.web.routes import api, pages, register_error_handlers
     from flightdelay.web.streams import StreamSlots
 
     if config is None:

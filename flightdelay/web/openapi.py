@@ -110,6 +110,36 @@ class ServiceDown(BaseModel):
     message: str
 
 
+class DataWindow(BaseModel):
+    """The dates of a model's data (ISO dates): it learned from ``first`` up to ``holdout_start``
+    and was tested on the weeks from ``holdout_start`` to ``last``."""
+
+    model_config = _REPLY
+    first: str | None
+    last: str | None
+    holdout_start: str | None
+
+
+class ServingModel(BaseModel):
+    """The model that answers now (the registry's current version), read at most every 30 s."""
+
+    model_config = _REPLY
+    status: Literal["OK"]
+    version: str
+    accuracy: float | None = Field(description="share of its held-out flights it classed right")
+    weighted_f1: float | None
+    data_window: DataWindow
+    promoted_at: str | None
+
+
+class NoModel(BaseModel):
+    """No model is promoted yet: the training DAG has not run."""
+
+    model_config = _REPLY
+    status: Literal["UNKNOWN"]
+    message: str
+
+
 class KafkaHealth(BaseModel):
     model_config = _REPLY
     ok: bool
@@ -158,7 +188,7 @@ MODELS: list[tuple[type[BaseModel], str]] = [
     (Request, "validation"),
     (Prediction, "serialization"),
     *((model, "serialization") for model in (Accepted, Answer, Waiting, Unknown, Refused, Failed, Unavailable,
-                                             StreamTimeout, ServiceDown, Health)),
+                                             StreamTimeout, ServiceDown, ServingModel, NoModel, Health)),
 ]  # fmt: skip
 
 
@@ -253,6 +283,17 @@ def _paths() -> dict[str, Any]:
                                      "unavailable": _ref(ServiceDown)}},
                 "400": BAD_ID,
                 "503": _json(Unavailable, "every result stream is taken", RETRY_AFTER),
+            },
+        }},
+        "/api/model": {"get": {
+            "operationId": "serving_model", "tags": ["prediction"],
+            "summary": "The model that answers: its version, held-out accuracy and the dates of its data",
+            "description": "A prediction whose request lies outside those dates, or names a carrier, airport "
+                           "or route the model never saw, carries `Flags` saying so.",
+            "responses": {
+                "200": _json(ServingModel, "the current model"),
+                "404": _json(NoModel, "no model is promoted yet"),
+                "503": _json(Unavailable, "the model registry (MongoDB) does not answer"),
             },
         }},
         "/healthz": {"get": {

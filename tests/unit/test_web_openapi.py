@@ -185,6 +185,20 @@ def test_the_health_check_answers(app, document):
     check(document, "/healthz", "get", app.test_client().get("/healthz"))
 
 
+def test_the_model_routes_answers(app, document, monkeypatch):
+    from flightdelay.web.reference import ServingModelInfo
+
+    reference = app.extensions["flightdelay"]["reference"]
+    check(document, "/api/model", "get", app.test_client().get("/api/model"))  # 503: MongoDB is down here
+    record = {"version": "v1", "data_window": {"train_start": "2013-01-01", "holdout_start": "2013-12-04",
+              "holdout_end": "2013-12-31"}, "metrics": {"accuracy": 0.6, "weighted_f1": 0.55}}  # fmt: skip
+    for current, status in ((record, 200), (None, 404)):
+        monkeypatch.setattr(reference, "model", ServingModelInfo(lambda current=current: current))
+        reply = app.test_client().get("/api/model")
+        assert reply.status_code == status
+        check(document, "/api/model", "get", reply)
+
+
 # --- the docs page ----------------------------------------------------------------------------------
 
 

@@ -304,10 +304,24 @@ def test_the_page_offers_airports_carriers_and_loads_nothing_from_elsewhere(clie
     for name in ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay", "FlightNum"):
         assert f'name="{name}"' in html
     assert '<option value="JFK">' in html  # airports from flightdelay.flights.geo
+    for not_an_airport in ("ZBP", "NYC", "ZWU"):  # Penn Station, "All Airports", Union Station
+        assert f'<option value="{not_an_airport}">' not in html
     assert '<option value="AA">' in html  # carriers (the fallback list without Mongo)
     assert "Early (15+ Minutes Early)" in html  # the seed's labels, for the chart
     assert "http://" not in html and "https://" not in html  # no CDN
     assert "script-src 'self'" in reply.headers["Content-Security-Policy"]
+
+
+def test_a_carrier_not_in_the_data_is_refused(client):
+    reply = client.post(PREDICT, json={**GOOD, "Carrier": "ZZ"})
+    assert reply.status_code == 400
+    assert reply.json["errors"]["Carrier"].startswith("unknown carrier ZZ: not in the flight history (known: ")
+
+
+def test_the_model_route_says_when_the_registry_does_not_answer(client):
+    reply = client.get("/api/model")
+    assert reply.status_code == 503
+    assert reply.json["service"] == "mongodb"
 
 
 def test_the_root_redirects_to_the_page(client):

@@ -10,6 +10,8 @@
   const answer = document.getElementById("answer");
   const submitButton = document.getElementById("submit");
   const labels = JSON.parse(result.dataset.labels || "[]");
+  const flagText = JSON.parse(result.dataset.flags || "{}");
+  const modelWindow = JSON.parse(result.dataset.window || "{}");
   const deadlineMs = parseFloat(form.dataset.deadlineS || "30") * 1000;
   const pollMs = parseFloat(form.dataset.pollIntervalS || "1") * 1000;
   const SVG = "http://www.w3.org/2000/svg";
@@ -30,6 +32,29 @@
     input.addEventListener("input", show);
     show();
   });
+
+  // --- checks before sending (the server checks the same and more) ------------------------------
+  const value = (name) => (form.elements[name].value || "").trim();
+
+  function fieldErrors() {
+    const errors = {};
+    ["Origin", "Dest"].forEach((name) => {
+      const code = value(name).toUpperCase();
+      if (!code) errors[name] = "is required";
+      else if (!/^[A-Z]{3}$/.test(code)) errors[name] = "must be a 3-letter airport code";
+      else if (!airportNames.has(code)) errors[name] = `unknown airport ${code}: choose one from the list`;
+    });
+    if (!errors.Dest && value("Dest").toUpperCase() === value("Origin").toUpperCase()) errors.Dest = "must differ from Origin";
+    if (!value("Carrier")) errors.Carrier = "is required";
+    if (!value("FlightDate")) errors.FlightDate = "is required";
+    const delay = value("DepDelay"), input = form.elements.DepDelay;
+    if (!delay) errors.DepDelay = "is required";
+    else if (!Number.isFinite(Number(delay))) errors.DepDelay = "must be a number";
+    else if (Math.abs(Number(delay)) > Number(input.max)) errors.DepDelay = `must be between ${input.min} and ${input.max}`;
+    const flightNum = value("FlightNum");
+    if (flightNum && !/^[0-9]{1,5}$/.test(flightNum)) errors.FlightNum = "must be 1 to 5 digits";
+    return errors;
+  }
 
   // --- inline errors ---------------------------------------------------------------------------
   function clearErrors() {
@@ -68,41 +93,69 @@
     return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
   }
 
+  // On a phone the labels go above their bars, in the same pixel size as the page's text.
   function drawChart(probabilities, predicted) {
     const svg = document.getElementById("chart");
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    const rowHeight = 34, labelWidth = 250, barMax = 200;
+    const width = Math.max(240, Math.round(svg.parentElement.clientWidth || 520));
+    const narrow = width < 480;
+    const rowHeight = narrow ? 46 : 34, labelWidth = narrow ? 0 : 250, valueWidth = 64;
+    const barTop = narrow ? 22 : 6, barMax = Math.min(200, width - labelWidth - valueWidth - 8);
+    svg.setAttribute("viewBox", `0 0 ${width} ${rowHeight * labels.length}`);
+    svg.setAttribute("height", String(rowHeight * labels.length));
+    const element = (name, attributes, text) => {
+      const node = document.createElementNS(SVG, name);
+      Object.entries(attributes).forEach(([key, v]) => node.setAttribute(key, String(v)));
+      if (text !== undefined) node.textContent = text;
+      return node;
+    };
     labels.forEach((label, i) => {
       const p = Number(probabilities && probabilities[i]) || 0;
       const y = i * rowHeight;
-      const row = document.createElementNS(SVG, "g");
-      row.setAttribute("class", "bar" + (i === predicted ? " predicted" : ""));
-      const text = document.createElementNS(SVG, "text");
-      text.setAttribute("x", "0");
-      text.setAttribute("y", String(y + 20));
-      text.textContent = label;
-      const track = document.createElementNS(SVG, "rect");
-      track.setAttribute("class", "track");
-      track.setAttribute("x", String(labelWidth));
-      track.setAttribute("y", String(y + 6));
-      track.setAttribute("width", String(barMax));
-      track.setAttribute("height", "20");
-      const bar = document.createElementNS(SVG, "rect");
-      bar.setAttribute("class", "fill");
-      bar.setAttribute("x", String(labelWidth));
-      bar.setAttribute("y", String(y + 6));
-      bar.setAttribute("width", String(Math.max(0, Math.min(1, p)) * barMax));
-      bar.setAttribute("height", "20");
-      const value = document.createElementNS(SVG, "text");
-      value.setAttribute("class", "value");
-      value.setAttribute("x", String(labelWidth + barMax + 8));
-      value.setAttribute("y", String(y + 20));
-      value.textContent = (p * 100).toFixed(1) + " %";
-      const title = document.createElementNS(SVG, "title");
-      title.textContent = `${label}: ${(p * 100).toFixed(1)} %`;
-      row.append(title, text, track, bar, value);
+      const percent = (p * 100).toFixed(1) + " %";
+      const row = element("g", { class: "bar" + (i === predicted ? " predicted" : "") });
+      row.append(
+        element("title", {}, `${label}: ${percent}`),
+        element("text", { x: 0, y: y + (narrow ? 15 : 20) }, label),
+        element("rect", { class: "track", x: labelWidth, y: y + barTop, width: barMax, height: 20 }),
+        element("rect", { class: "fill", x: labelWidth, y: y + barTop, width: Math.max(0, Math.min(1, p)) * barMax, height: 20 }),
+        element("text", { class: "value", x: labelWidth + barMax + 8, y: y + barTop + 14 }, percent)
+      );
       svg.appendChild(row);
     });
+  }
+
+  let shown = null; // the prediction on the page, redrawn when the page's width changes
+  window.addEventListener("resize", () => {
+    if (shown) drawChart(shown.Probabilities, Math.round(Number(shown.Prediction)));
+  });
+
+  // Where the request lies outside what the model learned from, in words (the Flags codes).
+  function flagWords(p) {
+    const detail = {
+      carrier_not_in_training_data: p.Carrier,
+      origin_not_in_training_data: p.Origin,
+      dest_not_in_training_data: p.Dest,
+      route_not_in_training_data: `${p.Origin} → ${p.Dest}`,
+      date_outside_training_window: modelWindow.first
+        ? `${p.FlightDate}; it knows ${modelWindow.first} to ${modelWindow.last}`
+        : p.FlightDate,
+    };
+    return (p.Flags || []).map((code) => `${flagText[code] || code} (${detail[code] || ""}).`.replace(" ().", "."));
+  }
+
+  // a date or a route kept on one line
+  const unbroken = (text) => Object.assign(document.createElement("span"), { className: "nowrap", textContent: text });
+  const TOKEN = /([0-9]{4}-[0-9]{2}-[0-9]{2}|[A-Z0-9]{3} → [A-Z0-9]{3})/;
+
+  function showFlags(p) {
+    const list = document.getElementById("flags");
+    list.replaceChildren(...flagWords(p).map((words) => {
+      const item = document.createElement("li");
+      item.append(...words.split(TOKEN).map((piece, i) => (i % 2 ? unbroken(piece) : piece)));
+      return item;
+    }));
+    document.getElementById("caveats").hidden = list.children.length === 0;
   }
 
   function showPrediction(envelope, elapsedMs, channel) {
@@ -112,11 +165,23 @@
     setStatus(`Answer received by ${channel}.`, "done");
     document.getElementById("prediction-label").textContent = label;
     document.getElementById("prediction-label").dataset.classIndex = String(index);
-    document.getElementById("prediction-route").textContent =
-      `${p.Origin || "?"} → ${p.Dest || "?"} · ${p.Carrier || ""}${p.FlightNum ? " " + p.FlightNum : ""} · ${p.FlightDate || ""}` +
-      (typeof p.Distance === "number" ? ` · ${Math.round(p.Distance)} miles` : "");
+    // one span per part, so a narrow screen wraps between the parts, never inside one
+    const parts = [
+      `${p.Origin || "?"} → ${p.Dest || "?"}`,
+      `${p.Carrier || ""}${p.FlightNum ? " " + p.FlightNum : ""}`,
+      p.FlightDate || "",
+      typeof p.Distance === "number" ? `${Math.round(p.Distance)} miles` : "",
+    ].filter(Boolean);
+    document.getElementById("prediction-route").replaceChildren(
+      ...parts.flatMap((text, i) => [...(i ? [" · "] : []), unbroken(text)])
+    );
+    shown = p;
+    answer.hidden = false; // drawn visible, so the chart can measure its width
     drawChart(p.Probabilities, index);
+    showFlags(p);
     document.getElementById("model-version").textContent = p.ModelVersion || "unknown";
+    document.getElementById("model-accuracy").textContent =
+      typeof p.ModelAccuracy === "number" ? `${(p.ModelAccuracy * 100).toFixed(1)} % of the flights it was tested on` : "not reported";
     const latency = document.getElementById("latency");
     latency.textContent = `${seconds(elapsedMs)} (${channel})`;
     latency.dataset.ms = String(Math.round(elapsedMs));
@@ -199,6 +264,12 @@
     event.preventDefault();
     if (current) current.stop(); // a new request: stop waiting for the previous answer
     clearErrors();
+    const problems = fieldErrors();
+    if (Object.keys(problems).length) {
+      result.hidden = true;
+      showErrors(problems);
+      return;
+    }
     answer.hidden = true;
     submitButton.disabled = true;
     setStatus("Sending the request…");
