@@ -146,7 +146,8 @@ def _run_dag(args: argparse.Namespace) -> int:
 
 def _bootstrap(args: argparse.Namespace) -> int:
     """Make a fresh platform answer predictions: history imported, a promoted model, the scorer
-    deployed, all through Airflow. Each step is skipped when already done."""
+    deployed, all through Airflow. Each step is skipped when already done (the deploy when the
+    scorer runs and serves the current model); --force does them all."""
     from pymongo import MongoClient
 
     from flightdelay.embedded.airflow import AirflowClient, run_dag
@@ -167,9 +168,26 @@ def _bootstrap(args: argparse.Namespace) -> int:
         run_dag(airflow, "flight_delay_training")
     else:
         print(f"model {current['version']} is current")
-    print("deploying the streaming scorer (flight_delay_streaming) ...")
-    run_dag(airflow, "flight_delay_streaming")
+    serving = _scorer_serves(settings, current)
+    if serving and not args.force:
+        # a running `make up` stays quick; the hourly flight_delay_streaming run checks the outputs
+        print(f"the streaming scorer runs and serves {serving}: nothing to deploy")
+    else:
+        print("deploying the streaming scorer (flight_delay_streaming) ...")
+        run_dag(airflow, "flight_delay_streaming")
     return _models(argparse.Namespace(json=False))
+
+
+def _scorer_serves(settings, current: dict | None) -> str | None:
+    """The current model's version when the scorer is healthy and already serves it, else None."""
+    from flightdelay.embedded.score_stream import ScoreStream
+
+    if current is None:
+        return None
+    scorer = ScoreStream(settings)
+    if scorer.health() is not None or scorer.heartbeat().get("model") != current["version"]:
+        return None
+    return current["version"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run_dag)
 
     p = sub.add_parser("bootstrap", help="first run: import, train and deploy the scorer through Airflow")
-    p.add_argument("--force", action="store_true", help="import and train even if already done")
+    p.add_argument("--force", action="store_true", help="import, train and deploy even if already done")
     p.set_defaults(func=_bootstrap)
     return parser
 

@@ -45,6 +45,9 @@ var sqlitePragmas = url.Values{"_pragma": {
 	"synchronous(normal)", "cache_size(-65536)", "wal_autocheckpoint(65536)", "journal_size_limit(67108864)",
 }}
 
+// defaultMemoryLimit is FerretDB's soft memory limit unless GOMEMLIMIT is set.
+const defaultMemoryLimit = 768 << 20
+
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "host:port to accept MongoDB clients on")
 	handler := flag.String("handler", "postgresql", "storage backend: postgresql or sqlite")
@@ -64,6 +67,12 @@ func main() {
 	// The heap stays small (~100 MiB) and memory is plentiful, while garbage collection took a
 	// fifth of the CPU under a steady insert load: collect less often.
 	debug.SetGCPercent(400)
+	// But a large read (the training's extraction, a full scan) then grew the process to 3.3 GiB
+	// and kept it: past this soft limit the runtime collects and returns memory to the system.
+	// GOMEMLIMIT overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 
 	config := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *listenAddr},
