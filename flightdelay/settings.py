@@ -162,6 +162,7 @@ class Settings:
     nifi_host: str = field(default_factory=lambda: _env("NIFI_HOST", "127.0.0.1"))
     nifi_port: int = field(default_factory=lambda: _env_int("NIFI_PORT", 8443))
     nifi_user: str = field(default_factory=lambda: _env("NIFI_USER", "flightdelay"))
+    nifi_heap: str = field(default_factory=lambda: _env("NIFI_HEAP", "1g"))  # the most its heap may grow to
     nifi_password: str = field(default_factory=lambda: _env("NIFI_PASSWORD", ""))
     nifi_output_dir: Path = field(
         default_factory=lambda: _env_path("NIFI_OUTPUT_DIR", PROJECT_ROOT / "var" / "nifi_output")

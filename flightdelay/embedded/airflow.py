@@ -29,6 +29,12 @@ from flightdelay.settings import PROJECT_ROOT, Settings
 from flightdelay.store import postgres
 
 
+def _airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
 def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
@@ -188,6 +194,8 @@ class AirflowApiServer(_AirflowComponent):
                 f"{sqlite_era} is Airflow's metadata from before PostgreSQL; its run history is not "
                 f"carried over. Move it aside and start again: `mv {sqlite_era} {sqlite_era}.sqlite-era && make up`"
             )
+        if self._schema_is_current():
+            return  # `airflow db migrate` would find nothing to do, after 20-40 s of imports
         result = subprocess.run(
             [airflow_bin(), "db", "migrate"],
             env={**os.environ, **self.environment()},
@@ -197,6 +205,31 @@ class AirflowApiServer(_AirflowComponent):
         )
         if result.returncode != 0:
             raise ServiceError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        revision = self._schema_revision()
+        if revision:
+            self._migrated_file.write_text(json.dumps({"airflow": _airflow_version(), "revision": revision}))
+
+    @property
+    def _migrated_file(self) -> Path:
+        return self.home / "schema-migrated.json"
+
+    def _schema_is_current(self) -> bool:
+        """Whether this Airflow version migrated the metadata database to the revision it still has."""
+        try:
+            done = json.loads(self._migrated_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        return done.get("airflow") == _airflow_version() and done.get("revision") == self._schema_revision()
+
+    def _schema_revision(self) -> str | None:
+        """The metadata database's Alembic revision, or None (no schema yet, or no answer)."""
+        try:
+            with postgres.connect(self.settings, postgres.AIRFLOW) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT version_num FROM alembic_version")
+                row = cursor.fetchone()
+        except Exception:  # no table yet, or the server does not answer: migrate decides
+            return None
+        return row[0] if row else None
 
 
 class AirflowScheduler(_AirflowComponent):

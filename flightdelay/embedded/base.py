@@ -90,9 +90,9 @@ class Service:
 
     name: str = ""
     description: str = ""
-    #: names of services that must be healthy before this one starts
+    #: names of services that must be healthy before this one starts (and stop after it)
     depends_on: Sequence[str] = ()
-    #: False for what a DAG deploys (the streaming scorer): `up` starts it only when named
+    #: False for a service that `up` starts only when named
     autostart: bool = True
     start_timeout: float = 120.0
     stop_timeout: float = 30.0
@@ -255,6 +255,10 @@ class Service:
         problem = self.health()
         state = "healthy" if problem is None else "unhealthy"
         return ServiceStatus(self.name, state, pid, self.ports(), self.rss_mb(), problem or "")
+
+    def start_with_platform(self, log: Callable[[str], None] = print) -> bool:
+        """``start`` as part of the whole platform's `up` (a service may decide it is not due)."""
+        return self.start(log)
 
     def start(self, log: Callable[[str], None] = print) -> bool:
         """Start unless already running and healthy. Returns True if a process was started."""

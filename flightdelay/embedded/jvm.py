@@ -36,5 +36,22 @@ def classpath(*entries: Path) -> str:
     return ":".join(parts)
 
 
+# A JVM service starts small and gives memory back when idle, up to its maximum heap: G1 grows the
+# heap on demand, keeps at most 30 % of it free after a collection, and an idle JVM runs a
+# concurrent collection every 2 minutes that returns unused heap to the system. (With -Xms equal
+# to -Xmx, the heap only ever grew to its maximum and stayed there.)
+INITIAL_HEAP = "64m"
+IDLE_GC_MILLIS = 120_000
+
+
 def heap(size: str) -> list[str]:
-    return [f"-Xms{size}", f"-Xmx{size}", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
+    """Heap options for a JVM service whose heap may grow to ``size`` (e.g. "512m")."""
+    return [
+        f"-Xms{INITIAL_HEAP}",
+        f"-Xmx{size}",
+        "-XX:+UseG1GC",
+        "-XX:MinHeapFreeRatio=10",
+        "-XX:MaxHeapFreeRatio=30",
+        f"-XX:G1PeriodicGCInterval={IDLE_GC_MILLIS}",
+        "-Djava.awt.headless=true",
+    ]

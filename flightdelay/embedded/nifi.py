@@ -32,6 +32,7 @@ from typing import Callable
 from xml.sax.saxutils import escape
 
 from flightdelay.embedded.base import NotInstalledError, Service, ServiceError, write_private
+from flightdelay.embedded.jvm import heap
 from flightdelay.settings import PROJECT_ROOT, Settings
 
 
@@ -187,9 +188,7 @@ class NiFi(Service):
             str(java),
             "-cp",
             f"{self.conf_dir}:{self.lib_dir}/*",
-            "-Xms512m",
-            "-Xmx1g",
-            "-Djava.awt.headless=true",
+            *heap(self.settings.nifi_heap),
             "-Dsun.net.http.allowRestrictedHeaders=true",
             "-Djava.protocol.handler.pkgs=sun.net.www.protocol",
             "-Dcurator-log-only-first-connection-issue-as-error-level=true",

@@ -1,14 +1,14 @@
 """The embedded platform as a whole: which services, in which order, up / down / status.
 
-Services start in waves: a wave holds every service whose dependencies are already healthy, and
-its members start side by side (the JVMs overlap their start-up on the two cores). `up` leaves the
-supervisor running (supervisor.py) and `down` stops it before anything else.
+`up` starts each service as soon as the services it depends on are healthy, many side by side
+(the JVMs overlap their start-up on the two cores), and leaves the supervisor running
+(supervisor.py). `down` stops the supervisor first, then the services in waves, dependants first.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterable
 
 from flightdelay.embedded.airflow import airflow_services
@@ -80,25 +80,51 @@ def waves(services: list[Service]) -> list[list[Service]]:
 
 
 def up(names: Iterable[str] | None = None, log: Callable[[str], None] = print) -> float:
-    """Start what is not running, wave by wave; returns the seconds it took."""
+    """Start what is not running, each service as soon as what it depends on is healthy; returns
+    the seconds it took."""
     started = time.monotonic()
     services = select(all_services(), names)
     if not names:
         services = [s for s in services if s.autostart]
-    for wave in waves(services):
-        log(f"starting {', '.join(s.name for s in wave)}")
-        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-            futures = {s.name: pool.submit(s.start, log) for s in wave}
-            failures = []
-            for name, future in futures.items():
-                try:
-                    future.result()
-                except ServiceError as exc:
-                    failures.append(f"{name}: {exc}")
-        if failures:
-            raise ServiceError("\n\n".join(failures))
+    log(f"starting {', '.join(s.name for s in services)}")
+    start_when_ready(services, log, whole_platform=not names)
     supervise(log)
     return time.monotonic() - started
+
+
+def start_when_ready(services: list[Service], log: Callable[[str], None], whole_platform: bool = False) -> None:
+    """Start each service once its dependencies among ``services`` are healthy, side by side (the
+    JVMs overlap their start-up on the two cores). A service whose dependency failed is not
+    started; every failure is raised at the end, as one ServiceError."""
+    present = {s.name for s in services}
+    pending = {s.name: s for s in services}
+    healthy: set[str] = set()
+    failed: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+        running: dict[Future, str] = {}
+        while pending or running:
+            for name, service in list(pending.items()):
+                needs = [d for d in service.depends_on if d in present]
+                broken = [d for d in needs if d in failed]
+                if broken:
+                    failed[name] = f"not started: {', '.join(broken)} did not start"
+                    del pending[name]
+                elif all(d in healthy for d in needs):
+                    start = service.start_with_platform if whole_platform else service.start
+                    running[pool.submit(start, log)] = name
+                    del pending[name]
+            if not running:
+                raise ServiceError(f"dependency cycle among {sorted(pending)}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                try:
+                    future.result()
+                    healthy.add(name)
+                except ServiceError as exc:
+                    failed[name] = str(exc)
+    if failed:
+        raise ServiceError("\n\n".join(f"{name}: {why}" for name, why in failed.items()))
 
 
 def supervise(log: Callable[[str], None] = print) -> None:

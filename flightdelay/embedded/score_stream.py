@@ -1,7 +1,8 @@
 """The streaming scorer's driver (spark_apps/score_stream.py) as a managed background process.
 
-Not started by a plain `flightdelay up`: the `flight_delay_streaming` DAG deploys it (through this
-module, so there is never a second instance), and `flightdelay up score-stream` starts it by hand.
+The `flight_delay_streaming` DAG deploys it (through this module, so there is never a second
+instance); a plain `flightdelay up` starts it too once a model is promoted (a warm restart of the
+platform then needs no DAG run), and `flightdelay up score-stream` starts it by hand.
 `down` and `status` treat it like every other service. Healthy means: the Spark master lists the
 application as RUNNING and the driver's heartbeat says its query is running.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
-from flightdelay.embedded.base import Service
+from flightdelay.embedded.base import Service, ServiceError
 from flightdelay.embedded.spark import kafka_connector_jars, master_state, spark_environment
 from flightdelay.settings import PROJECT_ROOT
 
@@ -27,9 +29,29 @@ class ScoreStream(Service):
     name = "score-stream"
     description = "Spark Structured Streaming scorer (requests -> predictions)"
     depends_on = ("kafka", "ferretdb", "hdfs-datanode", "spark-worker-1", "spark-worker-2")
-    autostart = False
     start_timeout = 240.0
     stop_timeout = 60.0
+
+    def start_with_platform(self, log: Callable[[str], None] = print) -> bool:
+        """`up` brings the scorer back once a model is promoted; before that the bootstrap trains
+        the first model and the flight_delay_streaming DAG deploys the scorer."""
+        if self.pid() is None and self._current_model() is None:
+            log(f"  {self.name}: no promoted model yet: `flightdelay bootstrap` trains one and deploys it")
+            return False
+        return self.start(log)
+
+    def _current_model(self) -> dict | None:
+        from pymongo import MongoClient
+
+        from flightdelay.model.registry import ModelRegistry
+
+        from pymongo.errors import PyMongoError
+
+        try:
+            with MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+                return ModelRegistry(client[self.settings.mongo_database], self.settings).current()
+        except PyMongoError as exc:
+            raise ServiceError(f"cannot read the model registry: {type(exc).__name__}: {exc}") from exc
 
     @property
     def heartbeat_file(self) -> Path:

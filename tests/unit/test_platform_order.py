@@ -51,3 +51,45 @@ def test_stopping_a_service_stops_its_dependants_only(services):
     assert {"hdfs-namenode", "hdfs-datanode", "score-stream"} <= stopped
     assert "kafka" not in stopped and "ferretdb" not in stopped
     assert {s.name for s in platform.dependants(services, ["score-stream"])} == {"score-stream"}
+
+
+class FakeService:
+    """What start_when_ready uses of a Service: name, dependencies, start."""
+
+    def __init__(self, name, depends_on=(), fails=False, seconds=0.0, record=None):
+        self.name, self.depends_on, self.fails, self.seconds = name, depends_on, fails, seconds
+        self.record = record if record is not None else []
+
+    def start(self, log):
+        import time
+
+        self.record.append(("start", self.name))
+        time.sleep(self.seconds)
+        if self.fails:
+            raise ServiceError("broken")
+        self.record.append(("healthy", self.name))
+        return True
+
+    start_with_platform = start
+
+
+def test_a_service_starts_once_its_own_dependencies_are_healthy_not_a_whole_wave():
+    record: list = []
+    slow = FakeService("slow", seconds=0.3, record=record)
+    quick = FakeService("quick", record=record)
+    after_quick = FakeService("after-quick", depends_on=("quick",), record=record)
+    after_slow = FakeService("after-slow", depends_on=("slow",), record=record)
+    platform.start_when_ready([slow, quick, after_quick, after_slow], log=lambda line: None)
+    assert record.index(("start", "after-quick")) < record.index(("healthy", "slow"))
+    assert record.index(("healthy", "slow")) < record.index(("start", "after-slow"))
+
+
+def test_a_failed_service_keeps_its_dependants_from_starting_and_all_failures_are_named():
+    record: list = []
+    services = [FakeService("db", fails=True, record=record), FakeService("app", depends_on=("db",), record=record),
+                FakeService("other", fails=True, record=record)]  # fmt: skip
+    with pytest.raises(ServiceError) as failure:
+        platform.start_when_ready(services, log=lambda line: None)
+    assert ("start", "app") not in record
+    assert "db: broken" in str(failure.value) and "other: broken" in str(failure.value)
+    assert "app: not started: db did not start" in str(failure.value)

@@ -185,3 +185,20 @@ def test_generated_secrets_and_their_folder_are_private(settings):
     files = list(settings.secrets_dir.iterdir())
     assert {f.name for f in files} >= {"postgres.json", "airflow.json", "airflow-passwords.json"}
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_airflow_migrates_only_a_schema_it_has_not_migrated(settings, monkeypatch):
+    from flightdelay.embedded import airflow
+
+    server = airflow.AirflowApiServer(settings)
+    server.home.mkdir(parents=True, exist_ok=True)
+    revision = {"now": "d2f4e1b3c5a7"}
+    monkeypatch.setattr(server, "_schema_revision", lambda: revision["now"])
+    assert not server._schema_is_current()  # never migrated here
+    server._migrated_file.write_text(json.dumps({"airflow": airflow._airflow_version(), "revision": "d2f4e1b3c5a7"}))
+    assert server._schema_is_current()
+    revision["now"] = None  # the database was wiped
+    assert not server._schema_is_current()
+    revision["now"] = "d2f4e1b3c5a7"
+    monkeypatch.setattr(airflow, "_airflow_version", lambda: "9.9.9")  # a new Airflow in the lock
+    assert not server._schema_is_current()
