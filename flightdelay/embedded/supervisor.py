@@ -38,6 +38,7 @@ from pathlib import Path
 import psutil
 
 from flightdelay.embedded.base import Service, ServiceError, tail
+from flightdelay.scoring.recovery import first_line
 from flightdelay.secrets import write_private
 from flightdelay.settings import Settings, get_settings
 
@@ -227,7 +228,7 @@ class Supervisor:
                 self.log(f"{service.name}: left alone (stopped by a person, or started by someone else meanwhile)")
             watch.reason = ""
         except (ServiceError, OSError) as exc:
-            watch.reason = f"restart failed: {str(exc).splitlines()[0]}"
+            watch.reason = f"restart failed: {first_line(exc)}"
             self.log(f"{service.name}: {exc}")
         finally:
             watch.failed_probes = 0

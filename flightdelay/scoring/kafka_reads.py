@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from flightdelay import kafka_auth
 from flightdelay.contract import MAX_MESSAGE_BYTES
+from flightdelay.scoring.recovery import first_line
 from flightdelay.settings import Settings
 
 
@@ -70,4 +71,4 @@ def warm_up_executor(spark: SparkSession, settings: Settings, log: Callable[[str
         read_records(frame)
         log(f"executor warmed up in {time.monotonic() - started:.1f} s")
     except Exception as exc:  # noqa: BLE001 - the warm-up must never stop the scorer
-        log(f"executor warm-up skipped: {str(exc).splitlines()[0][:200]}")
+        log(f"executor warm-up skipped: {first_line(exc, 200)}")
