@@ -68,14 +68,19 @@ DESKTOP = {"width": 1280, "height": 1000}
 PHONE = {"width": 390, "height": 844}  # a common phone's CSS pixels
 
 
-@pytest.fixture
-def page(browser, served):
+def opened_page(browser, url: str, **context_options):
+    """The prediction page in a new browser context (its own cookies and storage)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=DESKTOP)
+    context = browser.new_context(**context_options)
     page = context.new_page()
-    page.goto(served.url + PAGE)
+    page.goto(url + PAGE)
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    yield from opened_page(browser, served.url, viewport=DESKTOP)
 
 
 def scorer_running(settings) -> bool:
@@ -130,12 +135,7 @@ def test_a_person_asks_for_a_prediction_and_sees_it(page, settings):
 
 @pytest.fixture
 def phone_page(browser, served):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.goto(served.url + PAGE)
-    yield page
-    context.close()
+    yield from opened_page(browser, served.url, viewport=PHONE, is_mobile=True, has_touch=True)
 
 
 def line_count(page, selector: str) -> int:
