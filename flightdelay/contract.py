@@ -1,7 +1,7 @@
-"""The prediction request and response messages (DESIGN.md "Contracts"), as pydantic models that
-own the fields, their bounds, their serialization and the label. The Flask front end builds
-requests with them, the streaming scorer reads requests and writes predictions with them, the
-canary checks the scorer's answer with them, and /openapi.json describes them.
+"""The prediction request and response messages (README, "The request and the prediction"), as
+pydantic models that own the fields, their bounds, their serialization and the label. The Flask
+front end builds requests with them, the streaming scorer reads requests and writes predictions
+with them, the canary checks the scorer's answer with them, and /openapi.json describes them.
 
     FlightQuery   what a person asks: Origin, Dest, Carrier, FlightDate, DepDelay, FlightNum
     Request       + UUID, Timestamp and the derived fields: the request topic's message

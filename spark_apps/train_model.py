@@ -14,7 +14,6 @@ current model's metrics on the same window, to the model registry. The promotion
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import date, timedelta
@@ -141,7 +140,6 @@ def main(argv: list[str]) -> int:
         }
         registry.register(record)
     log(f"registered {version} at {path}")
-    print("REGISTERED " + json.dumps({"version": version, "metrics": {k: metrics[k] for k in ("accuracy", "weighted_f1")}}))
     spark.stop()
     return 0
 

@@ -92,17 +92,3 @@ class ModelRegistry:
 
     def reject(self, version: str, reason: str) -> None:
         self.collection.update_one(by_id(version), {"$set": {"status": REJECTED, "gate_reason": reason}})
-
-    def judge(self, version: str, margin: float = 0.0) -> GateDecision:
-        """Apply the promotion gate to a candidate and record the outcome."""
-        record = self.get(version)
-        if record is None:
-            raise LookupError(f"model version {version} is not in the registry")
-        if record["status"] != CANDIDATE:
-            return GateDecision(record["status"] == CURRENT, f"already {record['status']}: {record.get('gate_reason')}")
-        decision = gate(record, margin)
-        if decision.promote:
-            self.promote(version, decision.reason)
-        else:
-            self.reject(version, decision.reason)
-        return decision

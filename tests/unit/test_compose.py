@@ -28,7 +28,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())  # PyYAML resolves the anchors and `<<` merges
 SERVICES: dict[str, dict] = COMPOSE["services"]
 
-# Every port of the design (DESIGN.md, the embedded defaults) that a person or a host client uses (the Kafka controller,
+# Every port of the platform (the embedded defaults) that a person or a host client uses (the Kafka controller,
 # 9093, stays inside the compose network).
 DESIGN_PORTS = {9092, 27017, 8020, 9870, 9864, 9866, 9867, 7077, 8082, 8081, 8083, 8443, 8080, 5001}
 
