@@ -17,6 +17,7 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -29,6 +30,7 @@ from confluent_kafka import Consumer, Producer
 from flightdelay import kafka_auth
 from flightdelay.contract import new_request
 from flightdelay.settings import get_settings
+from flightdelay.waiting import WaitTimeout, wait_until
 
 ROUTES = [("JFK", "LAX", "AA"), ("LGA", "ORD", "UA"), ("EWR", "SFO", "UA"), ("JFK", "BOS", "B6"), ("LGA", "ATL", "DL")]
 
@@ -66,9 +68,13 @@ class ResponseWatcher:
                     self.arrived.setdefault(msg.key().decode(), time.perf_counter())
 
     def wait_for(self, uuids, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(u in self.arrived for u in uuids):
-            time.sleep(0.05)
+        """Until every one of ``uuids`` arrived, or ``timeout``: the caller counts the missing."""
+
+        def all_arrived() -> str | None:
+            return None if all(u in self.arrived for u in uuids) else "responses still missing"
+
+        with contextlib.suppress(WaitTimeout):
+            wait_until(all_arrived, "every response", timeout=timeout, interval=0.05)
 
     def stop(self) -> None:
         self._stop.set()

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from pymongo import MongoClient
 
-from flightdelay.embedded.spark import spark_environment
+from flightdelay.flights.labels import delay_class
 from flightdelay.model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, ForestParams
 from flightdelay.model.metrics import classification_metrics, confusion_matrix
-from flightdelay.flights.labels import delay_class
+from flightdelay.ops.spark import spark_environment
 from flightdelay.settings import get_settings
 
 FIELDS = ["FlightDate", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES, "ArrDelay"]

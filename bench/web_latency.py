@@ -35,8 +35,8 @@ import requests
 from confluent_kafka import Consumer, TopicPartition
 
 from flightdelay import kafka_auth
-from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.web import FlaskApp
+from flightdelay.ops.scorer import ScoreStream
 from flightdelay.settings import get_settings
 
 PREDICT = "/flights/delays/predict/classify_realtime"

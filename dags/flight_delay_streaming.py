@@ -25,15 +25,23 @@ CANARY_DEADLINE_SECONDS = 180
 
 
 def _poll(check, what: str, deadline: float = CANARY_DEADLINE_SECONDS, every: float = 2.0):
-    import time
+    """What ``check`` finds (anything true) within ``deadline`` seconds, polled every ``every``."""
+    from flightdelay.waiting import WaitTimeout, wait_until
 
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    raise RuntimeError(f"the canary's prediction did not reach {what} within {deadline:.0f}s")
+    found = []
+
+    def arrived() -> str | None:
+        value = check()
+        if value:
+            found.append(value)
+            return None
+        return "not there yet"
+
+    try:
+        wait_until(arrived, what, timeout=deadline, interval=every)
+    except WaitTimeout:
+        raise RuntimeError(f"the canary's prediction did not reach {what} within {deadline:.0f}s") from None
+    return found[0]
 
 
 @dag(
@@ -50,7 +58,7 @@ def flight_delay_streaming():
     def ensure_topics() -> list[str]:
         from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
-        from flightdelay.embedded.kafka import ensure_topics as create_missing
+        from flightdelay.ops.kafka import ensure_topics as create_missing
         from flightdelay.settings import get_settings
 
         settings = get_settings()
@@ -72,7 +80,7 @@ def flight_delay_streaming():
 
     @task(doc_md="Start the streaming driver unless it already runs (one instance only).")
     def deploy_scorer() -> bool:
-        from flightdelay.embedded.score_stream import ScoreStream
+        from flightdelay.ops.scorer import ScoreStream
         from flightdelay.settings import get_settings
 
         started = ScoreStream(get_settings()).start(log=print)
@@ -83,7 +91,7 @@ def flight_delay_streaming():
     def wait_for_spark_app() -> str:
         from flightdelay_airflow.hooks import SparkMasterHook
 
-        from flightdelay.embedded.score_stream import APP_NAME
+        from flightdelay.ops.scorer import APP_NAME
 
         apps = _poll(lambda: SparkMasterHook().running_apps(APP_NAME), "the Spark master", deadline=120)
         running = [a for a in apps if a.get("state") == "RUNNING"]
@@ -147,7 +155,8 @@ def flight_delay_streaming():
 
     @task(doc_md="When NiFi runs, the canary's prediction is in its output files.")
     def check_nifi(uuid: str) -> str:
-        from flightdelay.canary import find_in_nifi_output, nifi_running
+        from flightdelay.canary import nifi_running
+        from flightdelay.nifi.output import find_in_nifi_output
 
         if not nifi_running():
             print("NiFi is not running: nothing to check")

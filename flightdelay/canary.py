@@ -9,6 +9,7 @@ from datetime import date
 
 from flightdelay import kafka_auth
 from flightdelay.contract import Prediction, new_request
+from flightdelay.ops.processes import port_open
 from flightdelay.settings import get_settings
 
 
@@ -80,18 +81,5 @@ def find_in_hdfs(client, folder: str, uuid: str, newest: int = 20) -> str | None
 
 
 def nifi_running() -> bool:
-    from flightdelay.embedded.base import port_open
-
     settings = get_settings()
     return port_open(settings.nifi_host, settings.nifi_port)
-
-
-def find_in_nifi_output(uuid: str, newest: int = 50) -> str | None:
-    folder = get_settings().nifi_output_dir
-    if not folder.is_dir():
-        return None
-    files = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)[-newest:]
-    for path in reversed(files):
-        if uuid in path.read_text(errors="replace"):
-            return str(path)
-    return None

@@ -151,7 +151,7 @@ def kill_service(name: str) -> Callable[[Settings], str]:
 def kill_executor_worker(settings: Settings) -> str:
     """SIGKILL the Spark worker whose child runs the scorer's executor."""
     from flightdelay.embedded.platform import service
-    from flightdelay.embedded.score_stream import running_apps
+    from flightdelay.ops.scorer import running_apps
 
     app_ids = {a["id"] for a in running_apps(settings)}
     for name in ("spark-worker-1", "spark-worker-2"):

@@ -18,8 +18,9 @@ import json
 import sys
 
 from flightdelay.embedded import platform
-from flightdelay.embedded.airflow import airflow_secrets
-from flightdelay.embedded.base import ServiceError, tail
+from flightdelay.ops.airflow import airflow_secrets
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.processes import tail
 from flightdelay.settings import get_settings
 
 
@@ -60,7 +61,7 @@ def _credentials(show_secrets: bool) -> dict:
             "password": airflow_secrets(settings)["password"],
         }
     if (settings.secrets_dir / "nifi.json").exists():
-        from flightdelay.embedded.nifi import nifi_credentials
+        from flightdelay.nifi.config import nifi_credentials
 
         creds["nifi"] = dict(nifi_credentials(settings))
     if not show_secrets:
@@ -137,7 +138,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _run_dag(args: argparse.Namespace) -> int:
-    from flightdelay.embedded.airflow import AirflowClient, run_dag
+    from flightdelay.ops.airflow import AirflowClient, run_dag
 
     conf = json.loads(args.conf) if args.conf else {}
     run_dag(AirflowClient(get_settings()), args.dag_id, conf, timeout=args.timeout)
@@ -150,7 +151,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
     scorer runs and serves the current model); --force does them all."""
     from pymongo import MongoClient
 
-    from flightdelay.embedded.airflow import AirflowClient, run_dag
+    from flightdelay.ops.airflow import AirflowClient, run_dag
     from flightdelay.model.registry import ModelRegistry
 
     settings = get_settings()
@@ -180,7 +181,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 def _scorer_serves(settings, current: dict | None) -> str | None:
     """The current model's version when the scorer is healthy and already serves it, else None."""
-    from flightdelay.embedded.score_stream import ScoreStream
+    from flightdelay.ops.scorer import ScoreStream
 
     if current is None:
         return None

@@ -51,7 +51,7 @@ from flightdelay.scoring import compiled_cache
 from flightdelay.scoring.dead_letters import undelivered_letter
 from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
 from flightdelay.scoring.model_holder import ModelHolder
-from flightdelay.scoring.recovery import RestartBudget, first_line, wait_until
+from flightdelay.scoring.recovery import RestartBudget, first_line
 from flightdelay.scoring.requests import parse_record
 from flightdelay.scoring.serving import (
     ServingModel,
@@ -63,6 +63,7 @@ from flightdelay.scoring.serving import (
 )
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
 from flightdelay.settings import get_settings
+from flightdelay.waiting import wait_until
 
 APP_NAME = "score_stream"
 DISTANCES_REFRESH_SECONDS = 600
@@ -307,7 +308,7 @@ def recover(scorer: Scorer, reason: str) -> None:
     except Exception as exc:  # noqa: BLE001 - restored from its HDFS file below
         log(f"the last MongoDB insert failed ({first_line(exc)}); its batch file restores it")
     folder = checkpoint_folder(scorer.settings)
-    waited = wait_until(lambda: scorer.files.write_problem(folder), log, f"HDFS to take writes in {folder}")
+    waited = wait_until(lambda: scorer.files.write_problem(folder), f"HDFS to take writes in {folder}", log=log)
     restored = scorer.mongo_trail.restore(scorer.files)
     log(f"HDFS takes writes again (waited {waited:.1f} s); {restored} predictions restored to MongoDB")
 

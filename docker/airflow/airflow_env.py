@@ -1,7 +1,7 @@
 """Shell exports for an Airflow container: the project's connections and HDFS user, and the admin's
 password file.
 
-The connections are those the embedded platform gives Airflow (flightdelay/embedded/airflow.py),
+The connections are those the embedded platform gives Airflow (flightdelay/ops/airflow.py),
 built from the same settings, so the DAGs find Spark, Kafka, MongoDB and WebHDFS under the compose
 service names without naming a host. The simple auth manager reads the admin's password
 (AIRFLOW_PASSWORD) from the file named by AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE.
@@ -14,8 +14,8 @@ import os
 import shlex
 from pathlib import Path
 
-from flightdelay.embedded.airflow import connections
-from flightdelay.embedded.base import write_private
+from flightdelay.ops.airflow import connections
+from flightdelay.secrets import write_private
 from flightdelay.settings import get_settings
 
 

@@ -3,7 +3,7 @@
 # 1. NiFi's TLS key pair, made once with keytool and kept in the conf volume, for the names its
 #    clients use (NIFI_HOST, localhost, 127.0.0.1). Its certificate goes to the nifi-ca volume so
 #    nifi-init verifies NiFi instead of switching verification off (the embedded platform does
-#    the same in flightdelay/embedded/nifi.py).
+#    the same in flightdelay/nifi/config.py).
 # 2. Our Python processors' folder as an extra extension source directory.
 conf="${NIFI_HOME}/conf"
 props="${conf}/nifi.properties"

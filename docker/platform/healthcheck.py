@@ -1,4 +1,4 @@
-"""Docker healthchecks for the project's own containers: the embedded platform's probe of each one.
+"""Docker healthchecks for the project's own containers: the same probes as the embedded platform's.
 
     python docker/platform/healthcheck.py spark-master | spark-worker-N | web
 
@@ -10,31 +10,32 @@ app's /healthz (which answers 200 only when Kafka and MongoDB are reachable).
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
-from flightdelay.embedded.base import Service
 from flightdelay.settings import Settings, get_settings
 
 
-def service(name: str, settings: Settings) -> Service:
+def probe(name: str, settings: Settings) -> Callable[[], str | None]:
+    from flightdelay.ops import spark, web
+
     if name == "spark-master":
-        from flightdelay.embedded.spark import SparkMaster
-
-        return SparkMaster(settings)
+        return lambda: spark.master_problem(settings)
     if name.startswith("spark-worker-"):
-        from flightdelay.embedded.spark import SparkWorker
-
-        return SparkWorker(settings, int(name.rsplit("-", 1)[1]) - 1)
+        index = int(name.rsplit("-", 1)[1]) - 1
+        return lambda: spark.worker_problem(settings, settings.spark_worker_ui_ports[index])
     if name == "web":
-        from flightdelay.embedded.web import FlaskApp
-
-        return FlaskApp(settings)
+        return lambda: web.healthz_problem(settings)
     raise SystemExit(f"no healthcheck for {name!r}")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         raise SystemExit(__doc__)
-    problem = service(argv[1], get_settings()).health()
+    check = probe(argv[1], get_settings())
+    try:
+        problem = check()
+    except Exception as exc:  # the server is not up (yet): that is the answer
+        problem = f"{type(exc).__name__}: {exc}"
     if problem:
         print(problem)
         return 1

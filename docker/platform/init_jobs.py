@@ -1,4 +1,4 @@
-"""One-shot set-up jobs of the compose deployment, each the embedded platform's own code.
+"""One-shot set-up jobs of the compose deployment, each the operations code the embedded platform runs too.
 
     python docker/platform/init_jobs.py kafka-topics   request, response and dead-letter topics
     python docker/platform/init_jobs.py mongo-indexes  the collections and the indexes their queries use
@@ -14,7 +14,6 @@ service), exactly as `make up` runs them.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from flightdelay.settings import Settings, get_settings
@@ -26,12 +25,11 @@ NIFI_PROCESSORS_DEADLINE_S = 300.0
 
 
 def kafka_topics(settings: Settings) -> None:
-    from flightdelay.embedded.kafka import Kafka, ensure_topics
-    from flightdelay.kafka_auth import ensure_scram_user
+    from flightdelay.ops.kafka import ensure_platform_topics
 
-    if ensure_scram_user(settings):
+    user_created, created = ensure_platform_topics(settings)
+    if user_created:
         print(f"kafka user {settings.kafka_user} created")
-    created = ensure_topics(Kafka(settings).admin(), settings.topics, settings.topic_partitions)
     print(f"kafka topics created: {', '.join(created) or 'none (all exist)'}")
 
 
@@ -46,30 +44,40 @@ def mongo_indexes(settings: Settings) -> None:
 
 
 def hdfs_folders(settings: Settings) -> None:
-    from flightdelay.embedded.hdfs import DataNode
+    from flightdelay.ops.hdfs import ensure_layout
 
-    DataNode(settings).after_healthy()  # the folders the embedded DataNode makes once healthy
+    ensure_layout(settings)  # as the embedded DataNode does once healthy
     print("hdfs folders exist")
 
 
 def nifi_flow(settings: Settings) -> None:
-    from flightdelay.nifi_flow import FlowError, NiFiClient, apply_flow
+    from flightdelay.nifi.client import FlowError, NiFiClient
+    from flightdelay.nifi.flow import apply_flow
+    from flightdelay.waiting import wait_until
 
     if not settings.nifi_password:
         raise SystemExit("NIFI_PASSWORD is not set")
     # The official image uses NiFi's single-user authorizer, which gives the one user every right:
     # there are no policies to grant (grant_admin_policies is for the embedded managed authorizer).
     client = NiFiClient(settings.nifi_url, settings.nifi_user, settings.nifi_password, NIFI_CA_FILE)
-    deadline = time.monotonic() + NIFI_PROCESSORS_DEADLINE_S
-    while True:
+
+    def applied() -> str | None:
         try:
             apply_flow(settings, client=client)
-            return
         except FlowError as exc:
-            if "is not available in this NiFi" not in str(exc) or time.monotonic() > deadline:
-                raise
-            print(f"waiting for NiFi to load its Python processors: {exc}", flush=True)
-            time.sleep(5)
+            if "is not available in this NiFi" not in str(exc):
+                raise  # any other refusal will not go away by waiting
+            return str(exc)
+        return None
+
+    wait_until(
+        applied,
+        "NiFi to load its Python processors",
+        timeout=NIFI_PROCESSORS_DEADLINE_S,
+        interval=5,
+        log=lambda line: print(line, flush=True),
+        report_every_s=0,  # every retry, as the job's only sign of life
+    )
 
 
 JOBS = {"kafka-topics": kafka_topics, "mongo-indexes": mongo_indexes, "hdfs-folders": hdfs_folders, "nifi-flow": nifi_flow}

@@ -5,26 +5,24 @@ database is the ``airflow`` database of the platform's PostgreSQL (its own role)
 password, JWT secret, API secret key and Fernet key are generated at first start and kept in
 var/secrets (mode 0600); `flightdelay status --show-secrets` shows the password. Connections for
 Spark, Kafka, Mongo and WebHDFS are AIRFLOW_CONN_* variables built from the settings, so DAGs name
-connections, never hosts; `mongo_default` carries the platform's MongoDB login. No component
-listens beyond the api-server (8080, on the bind host).
+connections, never hosts (flightdelay/ops/airflow.py, with the REST client and `run_dag`). No
+component listens beyond the api-server (8080, on the bind host).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import subprocess
 import sys
-from base64 import urlsafe_b64encode
 from datetime import datetime
 from pathlib import Path
 
-import requests
-
-from flightdelay import kafka_auth
-from flightdelay.embedded.base import Service, ServiceError, write_private
-from flightdelay.embedded.spark import spark_environment
+from flightdelay.ops.airflow import airflow_secrets, connections, health
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.processes import run_checked
+from flightdelay.ops.service import Service
+from flightdelay.ops.spark import spark_environment
+from flightdelay.secrets import write_private
 from flightdelay.settings import PROJECT_ROOT, Settings
 from flightdelay.store import postgres
 
@@ -37,66 +35,6 @@ def _airflow_version() -> str:
 
 def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
-
-
-def airflow_secrets(settings: Settings) -> dict[str, str]:
-    """Generated once and reused: every Airflow component must share the same keys."""
-    path = settings.secrets_dir / "airflow.json"
-    if path.exists():
-        stored = json.loads(path.read_text())
-    else:
-        stored = {
-            "password": settings.airflow_password or secrets.token_urlsafe(12),
-            "jwt_secret": secrets.token_urlsafe(32),
-            "api_secret_key": secrets.token_urlsafe(32),
-            "fernet_key": urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        }
-        write_private(path, json.dumps(stored, indent=2))
-    if settings.airflow_password and stored["password"] != settings.airflow_password:
-        stored["password"] = settings.airflow_password
-        write_private(path, json.dumps(stored, indent=2))
-    return stored
-
-
-def mongo_login(settings: Settings) -> dict:
-    """The MongoDB login of the settings, as a connection's fields (MongoHook puts the database in
-    the URI's path, so the login's source is named)."""
-    if settings.mongo_login is None:
-        return {}
-    user, password = settings.mongo_login
-    extra = {"authMechanism": settings.mongo_auth_mechanism, "authSource": settings.mongo_auth_source}
-    return {"login": user, "password": password, "extra": extra}
-
-
-def connections(settings: Settings) -> dict[str, str]:
-    """AIRFLOW_CONN_* variables (JSON form) for the connections the DAGs use."""
-    conns = {
-        "spark_default": {
-            "conn_type": "spark",
-            "host": f"spark://{settings.spark_master_host}",
-            "port": settings.spark_master_port,
-            "extra": {"deploy-mode": "client", "master_ui_port": settings.spark_master_ui_port},
-        },
-        "kafka_default": {
-            "conn_type": "kafka",
-            # the provider hands `extra` to confluent-kafka: the SASL login goes with it
-            "extra": kafka_auth.client_config(settings, **{"group.id": "airflow"}),
-        },
-        "mongo_default": {
-            "conn_type": "mongo",
-            "host": settings.mongo_host,
-            "port": settings.mongo_port,
-            "schema": settings.mongo_database,
-            **mongo_login(settings),
-        },
-        "webhdfs_default": {
-            "conn_type": "webhdfs",
-            "host": settings.hdfs_host,
-            "port": settings.hdfs_http_port,
-            "login": settings.hdfs_user,
-        },
-    }
-    return {f"AIRFLOW_CONN_{name.upper()}": json.dumps(value) for name, value in conns.items()}
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
@@ -134,10 +72,6 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         **spark_environment(settings),
         **connections(settings),
     }
-
-
-def health(settings: Settings) -> dict:
-    return requests.get(f"{settings.airflow_url}/api/v2/monitor/health", timeout=3).json()
 
 
 class _AirflowComponent(Service):
@@ -196,15 +130,7 @@ class AirflowApiServer(_AirflowComponent):
             )
         if self._schema_is_current():
             return  # `airflow db migrate` would find nothing to do, after 20-40 s of imports
-        result = subprocess.run(
-            [airflow_bin(), "db", "migrate"],
-            env={**os.environ, **self.environment()},
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise ServiceError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        run_checked([airflow_bin(), "db", "migrate"], "airflow db migrate", cwd=self.home, env=self.environment())
         revision = self._schema_revision()
         if revision:
             self._migrated_file.write_text(json.dumps({"airflow": _airflow_version(), "revision": revision}))
@@ -265,85 +191,3 @@ def airflow_services(settings: Settings) -> list[Service]:
         AirflowDagProcessor(settings),
         AirflowTriggerer(settings),
     ]
-
-
-class AirflowClient:
-    """The REST API with a JWT from the generated credentials (used by the CLI and the tests)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.session = requests.Session()
-        self._token: str | None = None
-
-    def token(self) -> str:
-        if self._token is None:
-            password = airflow_secrets(self.settings)["password"]
-            reply = self.session.post(
-                f"{self.settings.airflow_url}/auth/token",
-                json={"username": self.settings.airflow_user, "password": password},
-                timeout=10,
-            )
-            reply.raise_for_status()
-            self._token = reply.json()["access_token"]
-        return self._token
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        reply = self.session.request(method, f"{self.settings.airflow_url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
-        return reply
-
-    def get(self, path: str, **kwargs) -> dict:
-        reply = self.request("GET", path, **kwargs)
-        reply.raise_for_status()
-        return reply.json()
-
-
-def run_dag(
-    client: AirflowClient,
-    dag_id: str,
-    conf: dict | None = None,
-    timeout: float = 1800.0,
-    log=print,
-) -> dict:
-    """Trigger a DAG run and follow it to the end, printing each task's state as it changes.
-
-    Returns the final run; raises ServiceError naming the failed tasks.
-    """
-    import time
-
-    deadline = time.monotonic() + 180
-    while True:  # a DAG file added just now is parsed within the dag-processor's refresh interval
-        reply = client.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        if reply.status_code == 200:
-            break
-        if reply.status_code != 404 or time.monotonic() > deadline:
-            raise ServiceError(f"cannot unpause {dag_id}: HTTP {reply.status_code} {reply.text[:300]}")
-        time.sleep(3)
-    reply = client.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
-    if reply.status_code != 200:
-        raise ServiceError(f"cannot trigger {dag_id}: HTTP {reply.status_code} {reply.text[:300]}")
-    run_id = reply.json()["dag_run_id"]
-    log(f"{dag_id}: run {run_id} triggered")
-    started = time.monotonic()
-    seen: dict[str, str] = {}
-    while True:
-        run = client.get(f"/dags/{dag_id}/dagRuns/{run_id}")
-        tasks = client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-        for ti in sorted(tasks, key=lambda t: t.get("start_date") or ""):
-            state = ti.get("state") or "none"
-            if seen.get(ti["task_id"]) != state:
-                seen[ti["task_id"]] = state
-                log(f"  [{time.monotonic() - started:6.0f}s] {ti['task_id']}: {state}")
-        if run["state"] in ("success", "failed"):
-            break
-        if time.monotonic() - started > timeout:
-            raise ServiceError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
-        time.sleep(3)
-    if run["state"] != "success":
-        failed = [t["task_id"] for t in tasks if t.get("state") in ("failed", "upstream_failed")]
-        raise ServiceError(
-            f"{dag_id} run {run_id} failed (tasks {', '.join(failed) or '?'}); "
-            f"see the task logs in the Airflow UI or var/airflow/logs/dag_id={dag_id}/"
-        )
-    log(f"{dag_id}: success in {time.monotonic() - started:.0f}s")
-    return run

@@ -21,7 +21,8 @@ from typing import Mapping, Sequence
 
 from pymongo import MongoClient
 
-from flightdelay.embedded.base import NotInstalledError, Service, ServiceError
+from flightdelay.ops.errors import NotInstalledError, ServiceError
+from flightdelay.ops.service import Service
 from flightdelay.store import postgres
 from flightdelay.store.indexes import POSTGRESQL, SQLITE, ensure_indexes
 

@@ -10,23 +10,20 @@ with the sticky bit, as on any Hadoop cluster. Authentication is Hadoop's "simpl
 names its user), so this keeps other user names from overwriting the platform's files, not a
 determined local user. Anonymous web requests act as Hadoop's unprivileged ``dr.who``.
 
-Every client writes with replication 1 (``CLIENT_CONFIG``): the Spark applications get it through
-spark-defaults.conf (flightdelay/embedded/spark.py), WebHDFS writers (NiFi, the hdfs package) from
-these files.
+Every client writes with replication 1 (``CLIENT_CONFIG``, flightdelay/ops/hdfs.py, with the
+probes and the platform's folders): WebHDFS writers (NiFi, the hdfs package) get it from these files.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import requests
-
-from flightdelay.embedded.base import Service, ServiceError, java_home
-from flightdelay.embedded.jvm import JAVA17_OPENS, classpath, heap, jar_dir
+from flightdelay.ops import hdfs
+from flightdelay.ops.hdfs import CLIENT_CONFIG
+from flightdelay.ops.jvm import JAVA17_OPENS, classpath, jar_dir, java_command, java_home
+from flightdelay.ops.processes import run_checked
+from flightdelay.ops.service import Service
 
 LOG4J = """\
 log4j.rootLogger=INFO,console
@@ -44,18 +41,6 @@ def _site_xml(props: dict[str, str]) -> str:
         f"  <property><name>{escape(k)}</name><value>{escape(str(v))}</value></property>" for k, v in props.items()
     )
     return f'<?xml version="1.0"?>\n<configuration>\n{rows}\n</configuration>\n'
-
-
-# the first retry of a file's complete() call while its last block is being reported
-CLIENT_CLOSE_RETRY_DELAY = ("dfs.client.block.write.locateFollowingBlock.initial.delay.ms", "20")
-
-# What every HDFS client of the platform must use (a client's own configuration decides the
-# replication of the files it writes: Hadoop's default of 3 leaves every block under-replicated
-# on one DataNode).
-CLIENT_CONFIG = {"dfs.replication": "1", CLIENT_CLOSE_RETRY_DELAY[0]: CLIENT_CLOSE_RETRY_DELAY[1]}
-
-# a DataNode whose NameNode has not answered its heartbeat (every 3 s) for this long is not healthy
-HEARTBEAT_MAX_AGE_S = 10.0
 
 
 class _HdfsDaemon(Service):
@@ -122,27 +107,20 @@ class _HdfsDaemon(Service):
         (self.conf_dir / "log4j.properties").write_text(LOG4J)
 
     def java(self) -> list[str]:
-        return [
-            str(Path(java_home(self.settings)) / "bin" / "java"),
-            *heap(self.settings.hdfs_heap),
+        options = [
             *JAVA17_OPENS,
             f"-Dhadoop.log.dir={self.home / 'logs'}",
             "-Dhadoop.root.logger=INFO,console",
             f"-Dhadoop.home.dir={self.home}",
-            "-cp",
-            classpath(self.conf_dir, jar_dir(self.settings, "hadoop")),
         ]
+        class_path = classpath(self.conf_dir, jar_dir(self.settings, "hadoop"))
+        return java_command(java_home(self.settings), self.settings.hdfs_heap, class_path, options)
 
     def environment(self) -> dict[str, str]:
         return {"HADOOP_CONF_DIR": str(self.conf_dir), "HADOOP_USER_NAME": self.settings.hdfs_user}
 
     def command(self) -> list[str]:
         return [*self.java(), self.main_class]
-
-    def namenode_jmx(self, query: str) -> dict:
-        url = f"{self.settings.webhdfs_url}/jmx"
-        beans = requests.get(url, params={"qry": query}, timeout=2).json()["beans"]
-        return beans[0] if beans else {}
 
 
 class NameNode(_HdfsDaemon):
@@ -158,15 +136,12 @@ class NameNode(_HdfsDaemon):
         if (self.home / "name" / "current" / "VERSION").exists():
             self.keep_private()
             return
-        result = subprocess.run(
+        run_checked(
             [*self.java(), self.main_class, "-format", "-nonInteractive", "-clusterId", "flightdelay"],
+            "HDFS NameNode format",
             cwd=self.home,
-            env={**os.environ, **self.environment()},
-            capture_output=True,
-            text=True,
+            env=self.environment(),
         )
-        if result.returncode != 0:
-            raise ServiceError(f"HDFS NameNode format failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         self.keep_private()
 
     def keep_private(self) -> None:
@@ -175,11 +150,7 @@ class NameNode(_HdfsDaemon):
         (self.home / "name").chmod(0o700)
 
     def probe(self) -> str | None:
-        url = f"{self.settings.webhdfs_url}/webhdfs/v1/"
-        reply = requests.get(url, params={"op": "GETFILESTATUS", "user.name": self.settings.hdfs_user}, timeout=2)
-        if reply.status_code != 200:
-            return f"WebHDFS answered {reply.status_code}"
-        return None
+        return hdfs.namenode_problem(self.settings)
 
 
 class DataNode(_HdfsDaemon):
@@ -195,53 +166,8 @@ class DataNode(_HdfsDaemon):
     def prepare(self) -> None:
         self.write_config()
 
-    def datanode_jmx(self, query: str) -> dict:
-        """A bean of this DataNode's own JMX (its HTTP port), not the NameNode's view of it."""
-        url = f"http://{self.settings.hdfs_host}:{self.settings.hdfs_datanode_http_port}/jmx"
-        beans = requests.get(url, params={"qry": query}, timeout=2).json()["beans"]
-        return beans[0] if beans else {}
-
     def probe(self) -> str | None:
-        # The NameNode still counts a killed DataNode as live for minutes: ask the DataNode itself
-        # whether it is registered with its NameNode and heard back from it just now.
-        info = self.datanode_jmx("Hadoop:service=DataNode,name=DataNodeInfo")
-        actors = json.loads(info.get("BPServiceActorInfo") or "[]")
-        registered = [a for a in actors if a.get("ActorState") == "RUNNING" and a.get("BlockPoolID")]
-        if not registered or not json.loads(info.get("NamenodeAddresses") or "{}"):
-            return "the DataNode is not registered with the NameNode yet"
-        age = min(float(a.get("LastHeartbeatResponseTime", "inf")) for a in registered)
-        if age > HEARTBEAT_MAX_AGE_S:
-            return f"the NameNode last answered the DataNode's heartbeat {age:.0f}s ago"
-        if self.namenode_jmx("Hadoop:service=NameNode,name=NameNodeInfo").get("Safemode"):
-            return "the NameNode is still in safe mode"
-        return None
+        return hdfs.datanode_problem(self.settings)
 
     def after_healthy(self) -> None:
-        """The platform's folders, owned by its user (as HDFS's superuser); /tmp open to all with
-        the sticky bit; files written with more replicas than there are DataNodes brought to 1."""
-        from hdfs import InsecureClient
-
-        s = self.settings
-        client = InsecureClient(s.webhdfs_url, user=s.hdfs_user)
-        for path in (s.hdfs_predictions_path, s.hdfs_models_path, s.hdfs_checkpoints_path, s.nifi_hdfs_path):
-            client.makedirs(path)
-            # made by another user name while permissions were off: the platform's now
-            client.set_owner(path, owner=s.hdfs_user)
-        client.makedirs("/tmp")
-        client.set_permission("/tmp", "1777")
-        self.repair_replication(client)
-
-    def repair_replication(self, client) -> int:
-        """Set replication 1 on files that asked for more (written before every client was given
-        CLIENT_CONFIG); returns how many. Walks the tree only when the NameNode counts such blocks."""
-        state = self.namenode_jmx("Hadoop:service=NameNode,name=FSNamesystem")
-        if not state.get("UnderReplicatedBlocks"):
-            return 0
-        wanted = int(CLIENT_CONFIG["dfs.replication"])
-        repaired = 0
-        for folder, _, files in client.walk("/", status=True):
-            for name, status in files:
-                if status["type"] == "FILE" and status["replication"] > wanted:
-                    client.set_replication(f"{folder[0].rstrip('/')}/{name}", wanted)
-                    repaired += 1
-        return repaired
+        hdfs.ensure_layout(self.settings)

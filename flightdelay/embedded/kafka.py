@@ -3,22 +3,22 @@
 Install: java/kafka/pom.xml (org.apache.kafka:kafka_2.13). Config: var/kafka/server.properties
 (0600: it holds the admin login), written at every start from the settings. Storage is formatted
 once (var/kafka/data/meta.properties). Once healthy, the platform user's SCRAM credential and the
-request, response and dead-letter topics are created through the admin API. Every listener takes
-logins only (flightdelay/kafka_auth.py).
+request, response and dead-letter topics are created through the admin API (flightdelay/ops/kafka.py).
+Every listener takes logins only (flightdelay/kafka_auth.py).
 """
 
 from __future__ import annotations
 
 import base64
-import subprocess
 import uuid
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
-
 from flightdelay import kafka_auth
-from flightdelay.embedded.base import Service, ServiceError, java_home, write_private
-from flightdelay.embedded.jvm import classpath, heap, jar_dir
+from flightdelay.ops import kafka
+from flightdelay.ops.jvm import classpath, jar_dir, java_command, java_home
+from flightdelay.ops.processes import run_checked
+from flightdelay.ops.service import Service
+from flightdelay.secrets import write_private
 
 LOG4J2 = """\
 status = warn
@@ -95,14 +95,9 @@ class Kafka(Service):
         )
 
     def _java(self) -> list[str]:
-        return [
-            str(Path(java_home(self.settings)) / "bin" / "java"),
-            *heap(self.settings.kafka_heap),
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.home / 'logs'}",
-            "-cp",
-            classpath(jar_dir(self.settings, "kafka")),
-        ]
+        options = [f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", f"-Dkafka.logs.dir={self.home / 'logs'}"]
+        class_path = classpath(jar_dir(self.settings, "kafka"))
+        return java_command(java_home(self.settings), self.settings.kafka_heap, class_path, options)
 
     def prepare(self) -> None:
         write_private(self.config_file, self.server_properties())
@@ -110,47 +105,20 @@ class Kafka(Service):
         if (self.data_dir / "meta.properties").exists():
             return
         cluster_id = _kafka_cluster_id()
-        result = subprocess.run(
+        run_checked(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)],
+            "kafka storage format",
             cwd=self.home,
-            capture_output=True,
-            text=True,
         )
-        if result.returncode != 0:
-            raise ServiceError(f"kafka storage format failed:\n{result.stdout}\n{result.stderr}")
 
     def command(self) -> list[str]:
         return [*self._java(), "kafka.Kafka", str(self.config_file)]
 
-    def admin(self) -> AdminClient:
-        # log_level 0: "connection refused" while the broker starts is expected, not worth a line
-        return AdminClient(kafka_auth.admin_config(self.settings, **{"socket.timeout.ms": 3000, "log_level": 0}))
-
     def probe(self) -> str | None:
-        metadata = self.admin().list_topics(timeout=2)
-        if not metadata.brokers:
-            return "no broker in the cluster metadata"
-        return None
+        return kafka.broker_problem(self.settings)
 
     def after_healthy(self) -> None:
-        kafka_auth.ensure_scram_user(self.settings)
-        ensure_topics(self.admin(), self.settings.topics, self.settings.topic_partitions)
-
-
-def ensure_topics(admin: AdminClient, topics, partitions: int) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
-    existing = set(admin.list_topics(timeout=10).topics)
-    missing = [t for t in topics if t not in existing]
-    if not missing:
-        return []
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing])
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=30)
-        except Exception as exc:  # TOPIC_ALREADY_EXISTS when two callers race is fine
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise ServiceError(f"cannot create topic {topic}: {exc}") from exc
-    return missing
+        kafka.ensure_platform_topics(self.settings)
 
 
 def _kafka_cluster_id() -> str:

@@ -12,16 +12,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterable
 
 from flightdelay.embedded.airflow import airflow_services
-from flightdelay.embedded.base import Service, ServiceError, ServiceStatus, tail
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.nifi import NiFi
 from flightdelay.embedded.postgres import PostgreSQL
-from flightdelay.embedded.score_stream import ScoreStream
 from flightdelay.embedded.spark import cluster_services
 from flightdelay.embedded.supervisor import SupervisorProcess, read_state, reset_file
 from flightdelay.embedded.web import FlaskApp
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.processes import tail
+from flightdelay.ops.scorer import ScoreStream
+from flightdelay.ops.service import Service, ServiceStatus
 from flightdelay.settings import Settings, get_settings
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import psutil
 
-from flightdelay.embedded.base import NotInstalledError, Service, ServiceError
+from flightdelay.ops.errors import NotInstalledError, ServiceError
+from flightdelay.ops.processes import run_checked
+from flightdelay.ops.service import Service
 from flightdelay.secrets import write_private
 from flightdelay.store import postgres
 
@@ -116,7 +118,7 @@ class PostgreSQL(Service):
         write_private(password_file, postgres.passwords(self.settings)[postgres.SUPERUSER])
         self._give_to_owner(password_file)
         try:
-            result = subprocess.run(
+            run_checked(
                 [
                     *self._run_as_owner(),
                     str(self.binary("initdb")),
@@ -127,15 +129,14 @@ class PostgreSQL(Service):
                     "--encoding=UTF8",
                     "--locale=C",
                 ],
+                "initdb",
                 cwd=self.cluster,  # a folder its owner may enter
-                capture_output=True,
-                text=True,
             )
+        except ServiceError:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
         finally:
             password_file.unlink(missing_ok=True)
-        if result.returncode != 0:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            raise ServiceError(f"initdb failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
     def command(self) -> list[str]:
         settings = {

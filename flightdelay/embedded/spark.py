@@ -1,51 +1,20 @@
 """Spark standalone: one master and two workers (1 core each), started with `spark-class` from the
 pyspark package in the project's virtual environment.
 
-The Kafka connector jars the streaming job needs are resolved by `make install`
-(java/spark-kafka/pom.xml into build/jars/spark-kafka) and passed to spark-submit; nothing is
-downloaded at run time.
+What clients need (the environment, the connector jars, the master's JSON status and the probes)
+is in flightdelay/ops/spark.py; this module keeps the daemons' rows.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import requests
-
-from flightdelay.embedded.base import NotInstalledError, Service, java_home
-from flightdelay.embedded.hdfs import CLIENT_CONFIG
-from flightdelay.embedded.jvm import jar_dir
+from flightdelay.ops import spark
+from flightdelay.ops.errors import NotInstalledError
+from flightdelay.ops.hdfs import CLIENT_CONFIG
+from flightdelay.ops.service import Service
+from flightdelay.ops.spark import spark_environment, spark_home
 from flightdelay.settings import Settings
-
-
-def spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
-def spark_environment(settings: Settings) -> dict[str, str]:
-    """What spark-class, spark-submit and the Python workers need to find the same Spark and Python."""
-    return {
-        "SPARK_HOME": str(spark_home()),
-        "JAVA_HOME": java_home(settings),
-        "SPARK_LOCAL_IP": settings.spark_master_host,
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "SPARK_DAEMON_MEMORY": settings.spark_daemon_heap,
-        "SPARK_LOG_DIR": str(settings.var_dir / "log"),
-        "SPARK_CONF_DIR": str(settings.var_dir / "spark" / "conf"),
-        "HADOOP_USER_NAME": settings.hdfs_user,
-    }
-
-
-def kafka_connector_jars(settings: Settings) -> list[str]:
-    return sorted(str(p) for p in jar_dir(settings, "spark-kafka").glob("*.jar"))
-
-
-def master_state(settings: Settings) -> dict:
-    return requests.get(f"{settings.spark_master_ui_url}/json/", timeout=2).json()
 
 
 class _SparkDaemon(Service):
@@ -101,8 +70,7 @@ class SparkMaster(_SparkDaemon):
         ]  # fmt: skip
 
     def probe(self) -> str | None:
-        state = master_state(self.settings).get("status")
-        return None if state == "ALIVE" else f"master status {state}"
+        return spark.master_problem(self.settings)
 
 
 class SparkWorker(_SparkDaemon):
@@ -139,10 +107,7 @@ class SparkWorker(_SparkDaemon):
         ]  # fmt: skip
 
     def probe(self) -> str | None:
-        for worker in master_state(self.settings).get("workers", []):
-            if worker.get("webuiaddress", "").endswith(f":{self.ui_port}") and worker.get("state") == "ALIVE":
-                return None
-        return "not registered with the master yet"
+        return spark.worker_problem(self.settings, self.ui_port)
 
 
 def cluster_services(settings: Settings) -> list[Service]:

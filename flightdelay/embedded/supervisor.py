@@ -32,12 +32,14 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import psutil
 
-from flightdelay.embedded.base import Service, ServiceError, tail
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.processes import tail
+from flightdelay.ops.service import Service
 from flightdelay.scoring.recovery import first_line
 from flightdelay.secrets import write_private
 from flightdelay.settings import Settings, get_settings

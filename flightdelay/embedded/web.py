@@ -1,44 +1,11 @@
-"""The Flask front end under gunicorn, bound to WEB_HOST:WEB_PORT (127.0.0.1:5001 by default).
-
-One gthread worker with many threads, and a bounded number of result streams. Each Server-Sent
-Events stream holds one thread while it waits (at most ``stream_timeout_s``, less once its client
-hangs up), so the worker has ``MAX_STREAMS`` threads for streams plus ``THREADS_FOR_OTHER_ROUTES``
-that a stream can never take: the page, the JSON routes and /healthz answer however many streams
-are open. A stream asked for while all slots are taken is answered 503 with Retry-After and the
-page polls the response route instead (``flightdelay.web.streams``). One worker also means one
-response listener and one cache.
-
-Why not an async worker class (gevent, eventlet): the Kafka bridge makes blocking librdkafka calls
-(the listener's ``consumer.poll(0.5)``, each POST's ``producer.poll`` until the broker's ack,
-``list_topics`` for /healthz) that monkey-patching cannot make cooperative; they would stop every
-greenlet for their duration. Idle threads cost little here: a waiting stream sleeps on a queue
-and wakes about once a second to see whether its client is still there (224 open streams: 247
-threads, 70 MB resident).
-
-bench/web_streams.py measures it. On 2 shared cores under load (load average 5-7): 200 streams
-open in under a second; meanwhile /healthz p50 20 ms, p99 200-450 ms and the POST route p50 4 ms,
-p99 80-115 ms, as with no stream open; a slot is free again about 1 s after its client leaves.
-With 32 threads and no slots, 33 open streams kept every route waiting until they closed.
-
-Healthy means GET /healthz answers 200, i.e. the app reaches Kafka and MongoDB.
-"""
+"""The Flask front end as a row of the embedded platform: gunicorn as ``flightdelay.ops.web``
+runs it (worker class, threads, stream slots and why are explained there)."""
 
 from __future__ import annotations
 
-import json
-import sys
-import urllib.error
-import urllib.request
-from pathlib import Path
-
-from flightdelay.embedded.base import NotInstalledError, Service
-from flightdelay.web.config import MAX_STREAMS
-
-WSGI_APP = "flightdelay.web.wsgi:app"
-WORKERS = 1
-# threads no stream can hold: the page, the JSON routes and /healthz always find one
-THREADS_FOR_OTHER_ROUTES = 32
-THREADS = MAX_STREAMS + THREADS_FOR_OTHER_ROUTES
+from flightdelay.ops import web
+from flightdelay.ops.errors import NotInstalledError
+from flightdelay.ops.service import Service
 
 
 class FlaskApp(Service):
@@ -49,50 +16,21 @@ class FlaskApp(Service):
     stop_timeout = 15.0
 
     @property
-    def gunicorn(self) -> Path:
-        return Path(sys.executable).parent / "gunicorn"
-
-    @property
     def url(self) -> str:
-        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+        return web.url(self.settings)
 
     def ports(self) -> list[int]:
         return [self.settings.web_port]
 
     def check_installed(self) -> None:
-        if not self.gunicorn.exists():
-            raise NotInstalledError(f"{self.gunicorn} is missing: run `make install`")
+        if not web.gunicorn().exists():
+            raise NotInstalledError(f"{web.gunicorn()} is missing: run `make install`")
 
     def command(self) -> list[str]:
-        return [
-            str(self.gunicorn),
-            "--bind", f"{self.settings.web_host}:{self.settings.web_port}",
-            "--worker-class", "gthread",
-            "--workers", str(WORKERS),
-            "--threads", str(THREADS),
-            # the worker heartbeat, not a request limit: long SSE streams are fine with gthread
-            "--timeout", "60",
-            "--graceful-timeout", "10",
-            "--keep-alive", "5",
-            "--access-logfile", "-",
-            "--error-logfile", "-",
-            "--capture-output",
-            # pid file and signals manage it (flightdelay down); no socket under ~/.gunicorn
-            "--no-control-socket",
-            WSGI_APP,
-        ]  # fmt: skip
+        return web.gunicorn_command(self.settings)
 
     def environment(self) -> dict[str, str]:
-        return {"PYTHONUNBUFFERED": "1"}
+        return dict(web.ENVIRONMENT)
 
     def probe(self) -> str | None:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as reply:
-                return None if reply.status == 200 else f"/healthz answered HTTP {reply.status}"
-        except urllib.error.HTTPError as exc:
-            try:
-                report = json.loads(exc.read())
-                down = [k for k in ("kafka", "mongodb") if not report.get(k, {}).get("ok")]
-                return f"/healthz answered {exc.code}: {', '.join(down) or 'unknown'} unreachable"
-            except ValueError:
-                return f"/healthz answered HTTP {exc.code}"
+        return web.healthz_problem(self.settings)

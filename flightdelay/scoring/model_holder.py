@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from flightdelay.waiting import WaitTimeout, wait_until
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -51,21 +53,27 @@ class ModelHolder:
         return True
 
     def wait_for_model(self, timeout: float | None = None) -> LoadedModel:
-        deadline = None if timeout is None else time.monotonic() + timeout
         announced = False
-        while True:
+
+        def loaded() -> str | None:
+            nonlocal announced
             try:
                 self.refresh()
             except Exception as exc:  # registry or HDFS not reachable yet: keep trying
                 self._log(f"cannot load the current model yet: {exc}")
+                return f"cannot load it yet: {exc}"
             if self._loaded:
-                return self._loaded
+                return None
             if not announced:
                 self._log("no promoted model in the registry yet: waiting (run flight_delay_training)")
                 announced = True
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError("no promoted model appeared")
-            time.sleep(self._poll_seconds)
+            return "no promoted model in the registry"
+
+        try:
+            wait_until(loaded, "a promoted model", timeout=timeout, interval=self._poll_seconds)
+        except WaitTimeout as exc:
+            raise TimeoutError(f"no promoted model appeared ({exc})") from exc
+        return self._loaded
 
     def start(self) -> None:
         def loop() -> None:

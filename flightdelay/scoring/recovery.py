@@ -11,9 +11,7 @@ driver exits so the supervisor restarts it (and, if that keeps failing too, mark
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from typing import Callable
 
 RESTARTS_ALLOWED = 5
 RESTART_WINDOW_S = 600.0
@@ -35,28 +33,6 @@ class RestartBudget:
             return False
         self._recent.append(now)
         return True
-
-
-def wait_until(
-    check: Callable[[], str | None],
-    log: Callable[[str], None],
-    what: str,
-    poll_s: float = 1.0,
-    report_every_s: float = 30.0,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> float:
-    """Call ``check`` (None: ready, else why not) until it passes; returns the seconds waited.
-    Says why it is still waiting every ``report_every_s``. No deadline: the supervisor's probe sees
-    the wait, and restarts the process if it lasts while every dependency looks healthy."""
-    started = clock()
-    reported = started
-    while (problem := check()) is not None:
-        if clock() - reported >= report_every_s:
-            log(f"still waiting for {what} ({clock() - started:.0f} s): {problem}")
-            reported = clock()
-        sleep(poll_s)
-    return clock() - started
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

@@ -2,7 +2,7 @@
 
 ``create_app(config)`` builds an app with its own Kafka producer, response listener and MongoDB
 client (``app.extensions["flightdelay"]``), created lazily: nothing connects when this package
-is imported. Served by gunicorn (``flightdelay.web.wsgi:app``, see ``flightdelay.embedded.web``),
+is imported. Served by gunicorn (``flightdelay.web.wsgi:app``, see ``flightdelay.ops.web``),
 never by Flask's debug server.
 """
 

@@ -12,10 +12,8 @@ from typing import Any, Mapping
 
 from flightdelay import kafka_auth
 from flightdelay.contract import MAX_MESSAGE_BYTES
+from flightdelay.ops.web import MAX_STREAMS
 from flightdelay.settings import Settings, get_settings
-
-# result streams open at once (issue #12 asks for 200 beside a responsive page and JSON routes)
-MAX_STREAMS = 224
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class WebConfig:
     #: while a stream waits, whether its client hung up is checked this often (frees its thread)
     stream_hangup_check_s: float = 1.0
     #: at most this many streams open at once; gunicorn has more threads than this
-    #: (flightdelay.embedded.web), so the other routes always find one
+    #: (flightdelay.ops.web), so the other routes always find one
     max_streams: int = MAX_STREAMS
     #: a stream refused because all slots are taken says to try again after this long
     stream_retry_after_s: int = 5

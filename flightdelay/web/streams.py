@@ -1,7 +1,7 @@
 """The result stream (Server-Sent Events): bounded slots, a hang-up check and the wait itself.
 
 Each open stream holds one gunicorn thread while it waits. ``StreamSlots`` keeps the number of
-open streams below the thread count (see ``flightdelay.embedded.web``), so threads are always
+open streams below the thread count (see ``flightdelay.ops.web``), so threads are always
 left for the page, the JSON routes and /healthz; a stream asked for beyond that is answered 503
 with Retry-After, and the page polls the response route instead.
 """

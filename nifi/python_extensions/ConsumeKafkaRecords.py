@@ -3,7 +3,7 @@
 NiFi's own ConsumeKafka is not available here (no NiFi Kafka NAR is served by Maven Central, see
 nifi/README.md), so this Python processor does that job with confluent-kafka. It declares no
 dependencies for NiFi to pip-install: the platform gives NiFi its own virtualenv's site-packages
-(NAR-INF/bundled-dependencies next to this file, made by flightdelay/embedded/nifi.py).
+(NAR-INF/bundled-dependencies next to this file, made by flightdelay/nifi/config.py).
 
 Delivery: each run reads, for every assigned partition, the records from the partition's position
 up to the high watermark seen at the start of the run (at most `Max Records Per Partition`). The

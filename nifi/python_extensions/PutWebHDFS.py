@@ -3,7 +3,7 @@
 NiFi's PutHDFS is not available here (no NiFi Hadoop NAR is served by Maven Central, see
 nifi/README.md). This Python processor uses the `hdfs` package (WebHDFS: the NameNode redirects
 the write to the DataNode). It declares no dependencies for NiFi to pip-install: it imports from
-the platform's virtualenv (NAR-INF/bundled-dependencies, made by flightdelay/embedded/nifi.py).
+the platform's virtualenv (NAR-INF/bundled-dependencies, made by flightdelay/nifi/config.py).
 
 The file is written under a hidden temporary name and renamed into place, so readers never see a
 half-written file. A batch that is delivered again (see ConsumeKafkaRecords) carries the same

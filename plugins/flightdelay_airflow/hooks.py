@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import requests
 from airflow.sdk import BaseHook
 
 
@@ -58,14 +57,19 @@ class SparkMasterHook(BaseHook):
         self.spark_conn_id = spark_conn_id
 
     def master_json(self) -> dict:
+        from flightdelay.ops.spark import master_json
+
         conn = self.get_connection(self.spark_conn_id)
         host = (conn.host or "").replace("spark://", "")
         ui_port = int(conn.extra_dejson.get("master_ui_port", 8080))
-        return requests.get(f"http://{host}:{ui_port}/json/", timeout=10).json()
+        return master_json(f"http://{host}:{ui_port}", timeout=10)
 
     def alive_workers(self) -> list[dict]:
-        return [w for w in self.master_json().get("workers", []) if w.get("state") == "ALIVE"]
+        from flightdelay.ops.spark import alive_workers
+
+        return alive_workers(self.master_json())
 
     def running_apps(self, name: str | None = None) -> list[dict]:
-        apps = self.master_json().get("activeapps", [])
-        return [a for a in apps if name is None or a.get("name") == name]
+        from flightdelay.ops.spark import running_apps
+
+        return running_apps(self.master_json(), name)

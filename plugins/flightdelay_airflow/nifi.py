@@ -1,67 +1,13 @@
-"""Is NiFi's output present and fresh? A function and a sensor for the DAGs.
+"""A sensor for the DAGs: waits until NiFi's output directory holds a fresh file with a record.
 
-NiFi's prediction flow (nifi/prediction_flow.json) writes every non-empty batch it consumed from
-the Kafka response topic as one JSON array file in the NiFi output directory (settings
-`nifi_output_dir`, var/nifi_output by default). PutFile writes under a hidden name and renames,
-so a visible file is always complete. A batch delivered again after a NiFi crash replaces its
-file, so a file's modification time is when it last changed.
+Reading the files is flightdelay/nifi/output.py (find_fresh_output, used here and by the canary).
 """
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-from typing import Any
-
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-
-def _output_dir(output_dir: str | Path | None) -> Path:
-    if output_dir is not None:
-        return Path(output_dir)
-    from flightdelay.settings import get_settings
-
-    return get_settings().nifi_output_dir
-
-
-def _records(path: Path) -> list[Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return data if isinstance(data, list) else []
-
-
-def find_fresh_output(
-    uuid: str | None = None,
-    max_age_seconds: float = 600,
-    output_dir: str | Path | None = None,
-    uuid_field: str = "UUID",
-    now: float | None = None,
-) -> Path | None:
-    """The newest output file modified within `max_age_seconds` that holds a record whose
-    `uuid_field` is `uuid` (any fresh file when `uuid` is None); None when there is none."""
-    folder = _output_dir(output_dir)
-    if not folder.is_dir():
-        return None
-    cutoff = (now if now is not None else time.time()) - max_age_seconds
-    fresh = []
-    for path in folder.iterdir():
-        if path.name.startswith(".") or not path.is_file():
-            continue  # PutFile's temporary files
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:  # replaced meanwhile
-            continue
-        if mtime >= cutoff:
-            fresh.append((mtime, path))
-    for _, path in sorted(fresh, reverse=True):
-        if uuid is None:
-            return path
-        if any(isinstance(r, dict) and str(r.get(uuid_field)) == uuid for r in _records(path)):
-            return path
-    return None
+from flightdelay.nifi.output import find_fresh_output
 
 
 class NiFiOutputSensor(BaseSensorOperator):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from flightdelay.chaos import FAULTS, run_fault
-from flightdelay.embedded.score_stream import ScoreStream
+from flightdelay.ops.scorer import ScoreStream
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

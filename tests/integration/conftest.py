@@ -32,7 +32,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def airflow_client(settings):
-    from flightdelay.embedded.airflow import AirflowClient
+    from flightdelay.ops.airflow import AirflowClient
 
     return AirflowClient(settings)
 
@@ -49,7 +49,7 @@ def imported_history(airflow_client, settings) -> int:
     """flight_data_import run through Airflow: the whole nycflights13 history."""
     from pymongo import MongoClient
 
-    from flightdelay.embedded.airflow import run_dag
+    from flightdelay.ops.airflow import run_dag
 
     if not _succeeded_before(airflow_client, "flight_data_import"):
         run_dag(airflow_client, "flight_data_import", timeout=1500)
@@ -62,8 +62,8 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
     """flight_delay_training run through Airflow; the registry record of the current model."""
     from pymongo import MongoClient
 
-    from flightdelay.embedded.airflow import run_dag
     from flightdelay.model.registry import ModelRegistry
+    from flightdelay.ops.airflow import run_dag
 
     with MongoClient(settings.mongo_uri) as client:
         registry = ModelRegistry(client[settings.mongo_database], settings)
@@ -75,7 +75,7 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
 @pytest.fixture(scope="session")
 def deployed_scorer(trained_model, settings) -> dict:
     """The streaming scorer running (started if it was not); the registry record it serves."""
-    from flightdelay.embedded.score_stream import ScoreStream
+    from flightdelay.ops.scorer import ScoreStream
 
     ScoreStream(settings).start(log=lambda line: None)
     return trained_model

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import time
+import contextlib
 
 import requests
 
-from flightdelay.embedded.airflow import AirflowClient, airflow_secrets
+from flightdelay.ops.airflow import AirflowClient, airflow_secrets
+from flightdelay.waiting import WaitTimeout, wait_until
 
 
 def test_health_reports_every_component(settings):
@@ -26,13 +27,15 @@ def test_rest_api_needs_the_generated_credentials(settings):
 
 def test_project_dags_are_listed_without_import_errors(settings):
     client = AirflowClient(settings)
-    deadline = time.monotonic() + 120  # the dag-processor parses new files every 20 s
     dag_ids: set[str] = set()
-    while time.monotonic() < deadline:
+
+    def listed() -> str | None:
+        nonlocal dag_ids
         dag_ids = {d["dag_id"] for d in client.get("/dags")["dags"]}
-        if "platform_health" in dag_ids:
-            break
-        time.sleep(3)
+        return None if "platform_health" in dag_ids else f"listed: {sorted(dag_ids)}"
+
+    with contextlib.suppress(WaitTimeout):  # the dag-processor parses new files every 20 s
+        wait_until(listed, "platform_health to be listed", timeout=120, interval=3)
     assert "platform_health" in dag_ids
     assert client.get("/importErrors")["import_errors"] == []
 
@@ -42,12 +45,14 @@ def test_platform_health_dag_runs_green(settings):
     reply = client.request("POST", "/dags/platform_health/dagRuns", json={"logical_date": None})
     assert reply.status_code == 200, reply.text
     run_id = reply.json()["dag_run_id"]
-    deadline = time.monotonic() + 180
     state = None
-    while time.monotonic() < deadline:
+
+    def finished() -> str | None:
+        nonlocal state
         state = client.get(f"/dags/platform_health/dagRuns/{run_id}")["state"]
-        if state in ("success", "failed"):
-            break
-        time.sleep(2)
+        return None if state in ("success", "failed") else f"run {run_id} is {state}"
+
+    with contextlib.suppress(WaitTimeout):  # the assert below names the tasks' states
+        wait_until(finished, f"platform_health run {run_id} to finish", timeout=180, interval=2)
     tasks = client.get(f"/dags/platform_health/dagRuns/{run_id}/taskInstances")["task_instances"]
     assert state == "success", {t["task_id"]: t["state"] for t in tasks}

@@ -6,7 +6,7 @@ import uuid
 
 from hdfs import InsecureClient
 
-from flightdelay.embedded.spark import spark_environment
+from flightdelay.ops.spark import spark_environment
 
 SPARK_ROUND_TRIP = r"""
 import sys

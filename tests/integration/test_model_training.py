@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pymongo import MongoClient
 
-from flightdelay.embedded.airflow import run_dag
 from flightdelay.flights.mongo_import import import_flights
 from flightdelay.model.registry import CURRENT, REJECTED, ModelRegistry
+from flightdelay.ops.airflow import run_dag
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,10 @@ from confluent_kafka import Producer
 from hdfs import InsecureClient
 
 from flightdelay import kafka_auth
-from flightdelay.embedded.nifi import NiFi, nifi_credentials
-from flightdelay.nifi_flow import NiFiClient, apply_flow, flow_summary
+from flightdelay.embedded.nifi import NiFi
+from flightdelay.nifi.client import NiFiClient
+from flightdelay.nifi.config import nifi_credentials
+from flightdelay.nifi.flow import apply_flow, flow_summary
 
 RUN = uuid.uuid4().hex[:12]
 WRITE_TIMEOUT = 30.0
@@ -110,7 +112,7 @@ def test_ui_and_api_need_the_generated_credentials(nifi, settings):
     assert creds["url"] == f"https://{settings.nifi_host}:{settings.nifi_port}/nifi"
     good = NiFiClient.for_settings(settings)
     assert good.get("/flow/about")["about"]["version"] == "2.3.0"
-    bad = NiFiClient(settings.nifi_url, creds["user"], creds["password"] + "x", nifi.ca_file)
+    bad = NiFiClient(settings.nifi_url, creds["user"], creds["password"] + "x", nifi.config.ca_file)
     with pytest.raises(Exception, match="login"):
         bad.login()
 

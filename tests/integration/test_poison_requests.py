@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from flightdelay import kafka_auth
 from flightdelay.contract import MAX_MESSAGE_BYTES
-from flightdelay.embedded.score_stream import ScoreStream
+from flightdelay.ops.scorer import ScoreStream
 from flightdelay.scoring.dead_letters import MAX_LETTER_BYTES
 from flightdelay.scoring.sinks import KafkaSink
 from tests.integration.test_streaming import db, produce, requests_batch, wait_for_documents  # noqa: F401 (db: a fixture)

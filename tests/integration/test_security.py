@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -21,7 +22,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -36,8 +36,10 @@ from pymongo.errors import OperationFailure
 
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode
-from flightdelay.embedded.spark import spark_environment
+from flightdelay.ops.hdfs import namenode_jmx
+from flightdelay.ops.spark import spark_environment
 from flightdelay.settings import Settings
+from flightdelay.waiting import WaitTimeout, wait_until
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
@@ -124,7 +126,7 @@ def test_airflow_mongo_connection_logs_in(settings, monkeypatch):
     """The DAGs' MongoHook (mongo_default, as the Airflow components get it) reaches the data."""
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
-    from flightdelay.embedded.airflow import connections
+    from flightdelay.ops.airflow import connections
 
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", connections(settings)["AIRFLOW_CONN_MONGO_DEFAULT"])
     hook = MongoHook(mongo_conn_id="mongo_default")
@@ -284,14 +286,13 @@ def test_datanode_health_comes_from_the_datanode_itself(settings):
     os.kill(pid, signal.SIGSTOP)  # frozen: it answers nothing, while the NameNode still counts it live
     try:
         problem = datanode.health()
-        live = datanode.namenode_jmx("Hadoop:service=NameNode,name=FSNamesystemState").get("NumLiveDataNodes")
+        live = namenode_jmx(settings, "Hadoop:service=NameNode,name=FSNamesystemState").get("NumLiveDataNodes")
     finally:
         os.kill(pid, signal.SIGCONT)
     assert problem is not None
     assert live == 1, "the NameNode's count alone would have called it healthy"
-    deadline = time.monotonic() + 30
-    while datanode.health() is not None and time.monotonic() < deadline:
-        time.sleep(1)
+    with contextlib.suppress(WaitTimeout):  # the assert below says it
+        wait_until(datanode.health, "the DataNode to answer again", timeout=30, interval=1)
     assert datanode.health() is None
 
 

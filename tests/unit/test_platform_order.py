@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flightdelay.embedded import platform
-from flightdelay.embedded.base import ServiceError
+from flightdelay.ops.errors import ServiceError
 from flightdelay.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flightdelay.scoring.recovery import RestartBudget, first_line, wait_until
+from flightdelay.scoring.recovery import RestartBudget, first_line
 
 
 def test_the_budget_allows_five_restarts_in_ten_minutes_then_refuses():
@@ -18,31 +18,6 @@ def test_the_budget_forgets_restarts_older_than_its_window():
     assert not budget.take(59)
     assert budget.take(61)  # the restart at 0 s has left the window
     assert not budget.take(62)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def test_wait_until_polls_until_ready_and_reports_a_long_wait():
-    clock, lines = FakeClock(), []
-    answers = iter(["safe mode"] * 45 + [None])
-    waited = wait_until(lambda: next(answers), lines.append, "HDFS", poll_s=1.0, report_every_s=30.0,
-                        clock=clock, sleep=clock.sleep)  # fmt: skip
-    assert waited == 45.0
-    assert lines == ["still waiting for HDFS (30 s): safe mode"]
-
-
-def test_wait_until_returns_at_once_when_ready():
-    clock = FakeClock()
-    assert wait_until(lambda: None, print, "HDFS", clock=clock, sleep=clock.sleep) == 0.0
 
 
 def test_first_line_is_short_and_never_empty():

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import stat
 import xml.etree.ElementTree as ET
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from urllib.parse import parse_qs, urlsplit
-
 from flightdelay.embedded.airflow import AirflowScheduler, AirflowTriggerer, airflow_environment
 from flightdelay.embedded.ferretdb import FerretDB
-from flightdelay.embedded.hdfs import CLIENT_CONFIG, DataNode, NameNode
+from flightdelay.embedded.hdfs import DataNode, NameNode
 from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.spark import SparkMaster
+from flightdelay.ops import hdfs as ops_hdfs
+from flightdelay.ops.hdfs import CLIENT_CONFIG
 from flightdelay.settings import Settings
 from flightdelay.store import postgres
 
@@ -157,13 +158,13 @@ def test_datanode_probe_asks_the_datanode_itself(settings, monkeypatch):
     beans = {}
     asked = []
 
-    def datanode_jmx(query):
+    def datanode_jmx(settings, query):
         asked.append(("datanode", query))
         return beans
 
     node = DataNode(settings)
-    monkeypatch.setattr(node, "datanode_jmx", datanode_jmx)
-    monkeypatch.setattr(node, "namenode_jmx", lambda query: {"Safemode": ""})
+    monkeypatch.setattr(ops_hdfs, "datanode_jmx", datanode_jmx)
+    monkeypatch.setattr(ops_hdfs, "namenode_jmx", lambda settings, query: {"Safemode": ""})
     assert "not registered" in node.probe()
     actor = {"ActorState": "RUNNING", "BlockPoolID": "BP-1", "LastHeartbeatResponseTime": "1"}
     beans.update(BPServiceActorInfo=json.dumps([actor]), NamenodeAddresses=json.dumps({"localhost": "BP-1"}))

@@ -12,7 +12,8 @@ import psutil
 import pytest
 import requests
 
-from flightdelay.embedded.base import Service, ServiceError
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.service import Service
 from flightdelay.settings import Settings
 
 

@@ -12,10 +12,10 @@ import pytest
 from bson import ObjectId
 
 from flightdelay.embedded.airflow import AirflowApiServer, airflow_environment
-from flightdelay.embedded.base import ServiceError
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.platform import all_services, waves
 from flightdelay.embedded.postgres import PostgreSQL
+from flightdelay.ops.errors import ServiceError
 from flightdelay.secrets import generated_secrets
 from flightdelay.settings import Settings
 from flightdelay.store import postgres

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flightdelay.embedded.web import WSGI_APP, FlaskApp
+from flightdelay.embedded.web import FlaskApp
+from flightdelay.ops.web import WSGI_APP
 from flightdelay.settings import Settings
 from flightdelay.web.config import WebConfig
 

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from flightdelay.embedded.web import THREADS, THREADS_FOR_OTHER_ROUTES, FlaskApp
+from flightdelay.embedded.web import FlaskApp
+from flightdelay.ops.web import THREADS, THREADS_FOR_OTHER_ROUTES
 from flightdelay.settings import Settings
 from flightdelay.web import close_app, create_app
 from flightdelay.web.config import MAX_STREAMS, WebConfig

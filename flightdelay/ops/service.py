@@ -1,8 +1,10 @@
-"""What every embedded service has in common: a background process with a pid file and a log.
+"""A managed background process with a pid file and a log: what every service row builds on.
 
-A service subclass says which command to run, which config files to write first, and how to ask
-the running server whether it is healthy. This module does the rest: start it detached, record
-its pid, wait for health, report memory, stop it gracefully and then by force, by its own pid.
+A subclass says which command to run, which config files to write first, and how to ask the
+running server whether it is healthy. This module does the rest: start it detached, record its
+pid, wait for health, report memory, stop it gracefully and then by force, by its own pid. The
+embedded platform's servers (flightdelay/embedded/) are such rows, and so is the streaming scorer
+(flightdelay/ops/scorer.py), which the deploy DAG starts in either deployment.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -21,16 +21,10 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import psutil
 
-from flightdelay.secrets import write_private  # noqa: F401  (services write their configs with it)
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.processes import port_open, tail
 from flightdelay.settings import Settings
-
-
-class ServiceError(RuntimeError):
-    """A service could not be installed, started or stopped; the message says which and why."""
-
-
-class NotInstalledError(ServiceError):
-    """An artifact the service needs is missing: `make install` builds it."""
+from flightdelay.waiting import WaitTimeout, wait_until
 
 
 @dataclass
@@ -53,36 +47,6 @@ class ServiceStatus:
             "detail": self.detail,
             "restarts": self.restarts,
         }
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    if not path.exists():
-        return f"(no log at {path})"
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64 * 1024))
-        text = handle.read().decode("utf-8", errors="replace")
-    # JVMs log their whole classpath on one line: cut long lines so the error stays readable
-    return "\n".join(line[:400] for line in text.splitlines()[-lines:])
-
-
-def java_home(settings: Settings) -> str:
-    home = os.environ.get("JAVA_HOME")
-    if home and Path(home, "bin", "java").exists():
-        return home
-    java = shutil.which("java")
-    if not java:
-        raise NotInstalledError("no java on PATH and JAVA_HOME unset: install a JDK 17")
-    return str(Path(os.path.realpath(java)).parent.parent)
 
 
 class Service:
@@ -333,10 +297,9 @@ class Service:
         return proc
 
     def wait_healthy(self, log: Callable[[str], None] = print, proc: subprocess.Popen | None = None) -> None:
-        deadline = time.monotonic() + self.start_timeout
         started = time.monotonic()
-        problem = "not checked yet"
-        while time.monotonic() < deadline:
+
+        def problem() -> str | None:
             if proc is not None and proc.poll() is not None:
                 raise ServiceError(
                     f"{self.name} exited with code {proc.returncode} during start; end of "
@@ -344,15 +307,13 @@ class Service:
                 )
             if proc is None and self.pid() is None:
                 raise ServiceError(f"{self.name} is not running; end of {self.log_file}:\n{tail(self.log_file)}")
-            problem = self.health()
-            if problem is None:
-                log(f"  {self.name}: healthy after {time.monotonic() - started:.1f}s")
-                return
-            time.sleep(1.0)
-        raise ServiceError(
-            f"{self.name} not healthy after {self.start_timeout:.0f}s ({problem}); end of "
-            f"{self.log_file}:\n{tail(self.log_file)}"
-        )
+            return self.health()
+
+        try:
+            wait_until(problem, f"{self.name} to be healthy", timeout=self.start_timeout, interval=1.0)
+        except WaitTimeout as exc:
+            raise ServiceError(f"{exc}; end of {self.log_file}:\n{tail(self.log_file)}") from exc
+        log(f"  {self.name}: healthy after {time.monotonic() - started:.1f}s")
 
     def stop(self, log: Callable[[str], None] = print) -> bool:
         """A person's stop: no longer wanted (the supervisor leaves it down), then terminated."""

@@ -1,8 +1,10 @@
-"""The streaming scorer's driver (spark_apps/score_stream.py) as a managed background process.
+"""The launcher of the streaming scorer: its driver (the app, spark_apps/score_stream.py) as a
+managed background process, with its spark-submit line and its health.
 
-The `flight_delay_streaming` DAG deploys it (through this module, so there is never a second
-instance); a plain `flightdelay up` starts it too once a model is promoted (a warm restart of the
-platform then needs no DAG run), and `flightdelay up score-stream` starts it by hand.
+The `flight_delay_streaming` DAG deploys it in either deployment (through this module, so there is
+never a second instance); the embedded platform lists it as its `score-stream` row, so a plain
+`flightdelay up` starts it too once a model is promoted (a warm restart of the platform then needs
+no DAG run), and `flightdelay up score-stream` starts it by hand.
 `down` and `status` treat it like every other service. Healthy means: the Spark master lists the
 application as RUNNING and the driver's heartbeat says its query is running.
 """
@@ -14,15 +16,19 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from flightdelay.embedded.base import Service, ServiceError
-from flightdelay.embedded.spark import kafka_connector_jars, master_state, spark_environment
-from flightdelay.settings import PROJECT_ROOT
+from flightdelay.ops import spark
+from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.service import Service
+from flightdelay.ops.spark import kafka_connector_jars, spark_environment
+from flightdelay.settings import PROJECT_ROOT, Settings
 
 APP_NAME = "score_stream"
+APP_FILE = PROJECT_ROOT / "spark_apps" / "score_stream.py"
 
 
-def running_apps(settings, name: str = APP_NAME) -> list[dict]:
-    return [a for a in master_state(settings).get("activeapps", []) if a.get("name") == name]
+def running_apps(settings: Settings) -> list[dict]:
+    """The scorer's applications the Spark master lists (RUNNING or waiting)."""
+    return spark.running_apps(spark.master_state(settings), APP_NAME)
 
 
 class ScoreStream(Service):
@@ -42,10 +48,9 @@ class ScoreStream(Service):
 
     def _current_model(self) -> dict | None:
         from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
 
         from flightdelay.model.registry import ModelRegistry
-
-        from pymongo.errors import PyMongoError
 
         try:
             with MongoClient(self.settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
@@ -80,7 +85,7 @@ class ScoreStream(Service):
             "--executor-memory", "1g",
             "--conf", "spark.cores.max=1",  # the other worker stays free for training and batch jobs
             "--conf", "spark.streaming.stopGracefullyOnShutdown=true",
-            str(PROJECT_ROOT / "spark_apps" / "score_stream.py"),
+            str(APP_FILE),
             "--heartbeat", str(self.heartbeat_file),
         ]  # fmt: skip
 

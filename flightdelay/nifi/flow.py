@@ -16,33 +16,28 @@ under the root group, created when missing, updated when they differ (stopped fi
 again after), and components of that group that the definition no longer names are removed
 (a connection only when its queue is empty). Controller services are enabled, processors started.
 Applying twice leaves one flow.
+
+`python -m flightdelay.nifi.flow` gives the embedded NiFi's user its rights on the root group
+(grant_admin_policies) and applies the flow to the running NiFi.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, Callable
 
-import requests
-
+from flightdelay.nifi.client import FlowError, NiFiClient
 from flightdelay.settings import PROJECT_ROOT, Settings
+from flightdelay.waiting import WaitTimeout, wait_until
 
 DEFAULT_FLOW = PROJECT_ROOT / "nifi" / "prediction_flow.json"
 FORMAT = "flightdelay-nifi-flow/1"
 DEFAULT_PRIORITIZERS = ["org.apache.nifi.prioritizer.OldestFlowFileFirstPrioritizer"]
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-
-
-SENSITIVE_MASK = "********"
-
-
-class FlowError(RuntimeError):
-    """The definition is invalid, or NiFi refused part of it; the message says what."""
+SENSITIVE_MASK = "********"  # how NiFi shows a sensitive property that is set
 
 
 # --- the definition -------------------------------------------------------------------------------
@@ -94,81 +89,6 @@ def load_definition(settings: Settings, path: Path = DEFAULT_FLOW) -> dict:
             raise FlowError(f"{path}: two connections {conn['from']} -> {conn['to']}: merge their relationships")
         seen.add(key)
     return definition
-
-
-# --- REST client ------------------------------------------------------------------------------------
-class NiFiClient:
-    """NiFi's REST API with a bearer token from the single-user login; verifies NiFi's own certificate."""
-
-    def __init__(self, base_url: str, user: str, password: str, ca_file: Path | str | bool, timeout: float = 30):
-        self.base_url = base_url.rstrip("/")
-        self.user = user
-        self.password = password
-        self.verify = str(ca_file) if isinstance(ca_file, Path) else ca_file
-        self.timeout = timeout
-        self.session = requests.Session()
-        # no cookies: with NiFi's session cookie present, its CSRF filter wants a Request-Token
-        # header on every POST/PUT/DELETE; a bearer token alone needs none
-        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self._token: str | None = None
-
-    @classmethod
-    def for_settings(cls, settings: Settings, timeout: float = 30) -> "NiFiClient":
-        from flightdelay.embedded.nifi import nifi_secrets
-
-        ca_file = settings.var_dir / "nifi" / "conf" / "nifi-cert.pem"
-        return cls(settings.nifi_url, settings.nifi_user, nifi_secrets(settings)["password"], ca_file, timeout)
-
-    def login(self) -> str:
-        reply = self.session.post(
-            f"{self.base_url}/access/token",
-            data={"username": self.user, "password": self.password},
-            verify=self.verify,
-            timeout=self.timeout,
-        )
-        if reply.status_code != 201:
-            raise FlowError(f"NiFi login as {self.user} failed: HTTP {reply.status_code} {reply.text[:200]}")
-        self._token = reply.text.strip()
-        return self._token
-
-    def request(self, method: str, path: str, *, body: Any = None, params: dict | None = None,
-                expect: tuple[int, ...] = (200, 201)) -> Any:  # fmt: skip
-        for attempt in (1, 2):
-            if self._token is None:
-                self.login()
-            reply = self.session.request(
-                method,
-                self.base_url + path,
-                json=body,
-                params=params,
-                headers={"Authorization": f"Bearer {self._token}"},
-                verify=self.verify,
-                timeout=self.timeout,
-            )
-            if reply.status_code == 401 and attempt == 1:
-                self._token = None  # expired or NiFi restarted with new signing keys
-                continue
-            break
-        if reply.status_code not in expect:
-            raise FlowError(f"NiFi {method} {path}: HTTP {reply.status_code} {reply.text[:500]}")
-        if not reply.content:
-            return None
-        try:
-            return reply.json()
-        except ValueError:
-            return reply.text
-
-    def get(self, path: str, **params) -> Any:
-        return self.request("GET", path, params=params or None)
-
-    def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", path, body=body)
-
-    def put(self, path: str, body: Any) -> Any:
-        return self.request("PUT", path, body=body)
-
-    def delete(self, path: str, **params) -> Any:
-        return self.request("DELETE", path, params=params or None)
 
 
 # --- policies ----------------------------------------------------------------------------------------
@@ -269,14 +189,12 @@ def _resolve_type(types: dict[str, list[dict]], spec: dict, kind: str) -> tuple[
     return best["type"], best["bundle"]
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return
-        if time.monotonic() > deadline:
-            raise FlowError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+def _wait(what: str, check: Callable[[], str | None], timeout: float, interval: float = 0.5) -> None:
+    """wait_until, failing as a FlowError like every other refusal of NiFi's."""
+    try:
+        wait_until(check, what, timeout=timeout, interval=interval)
+    except WaitTimeout as exc:
+        raise FlowError(str(exc)) from None
 
 
 def _set_processor_state(client: NiFiClient, processor_id: str, state: str, timeout: float = 60) -> None:
@@ -285,11 +203,12 @@ def _set_processor_state(client: NiFiClient, processor_id: str, state: str, time
         client.put(f"/processors/{processor_id}/run-status", {"revision": _revision(entity), "state": state})
     if state == "STOPPED":
         # stopped means no thread left in onTrigger/onStopped: the last session is committed
-        def stopped() -> bool:
+        def stopped() -> str | None:
             current = client.get(f"/processors/{processor_id}")
-            return current["component"]["state"] == "STOPPED" and current["status"]["aggregateSnapshot"].get(
-                "activeThreadCount", 0
-            ) == 0
+            threads = current["status"]["aggregateSnapshot"].get("activeThreadCount", 0)
+            if current["component"]["state"] == "STOPPED" and threads == 0:
+                return None
+            return f"{current['component']['state']}, {threads} active threads"
 
         _wait(f"processor {entity['component']['name']} to stop", stopped, timeout)
 
@@ -298,21 +217,22 @@ def _set_service_state(client: NiFiClient, service_id: str, state: str, timeout:
     entity = client.get(f"/controller-services/{service_id}")
     if entity["component"]["state"] != state:
         client.put(f"/controller-services/{service_id}/run-status", {"revision": _revision(entity), "state": state})
-    _wait(
-        f"controller service {entity['component']['name']} to be {state}",
-        lambda: client.get(f"/controller-services/{service_id}")["component"]["state"] == state,
-        timeout,
-    )
+
+    def reached() -> str | None:
+        now = client.get(f"/controller-services/{service_id}")["component"]["state"]
+        return None if now == state else now
+
+    _wait(f"controller service {entity['component']['name']} to be {state}", reached, timeout)
 
 
 def _wait_loaded(client: NiFiClient, processor_id: str, names: set[str], timeout: float) -> dict:
     """Python processors load asynchronously: wait until NiFi knows their property descriptors."""
     holder: dict = {}
 
-    def loaded() -> bool:
+    def loaded() -> str | None:
         holder["entity"] = client.get(f"/processors/{processor_id}")
-        descriptors = holder["entity"]["component"]["config"].get("descriptors", {})
-        return names <= set(descriptors)
+        missing = names - set(holder["entity"]["component"]["config"].get("descriptors", {}))
+        return f"unknown properties {sorted(missing)}" if missing else None
 
     try:
         _wait("its property descriptors", loaded, timeout, interval=1.0)
@@ -546,9 +466,10 @@ def apply_flow(
         pid = processor_ids[spec["name"]]
         holder: dict = {}
 
-        def valid(pid: str = pid) -> bool:
+        def valid(pid: str = pid) -> str | None:
             holder["entity"] = client.get(f"/processors/{pid}")
-            return holder["entity"]["component"]["validationStatus"] == "VALID"
+            status = holder["entity"]["component"]["validationStatus"]
+            return None if status == "VALID" else status
 
         try:
             _wait(f"processor {spec['name']} to be valid", valid, 60)
@@ -603,7 +524,7 @@ def flow_summary(settings: Settings, client: NiFiClient | None = None) -> dict:
 
 
 def main() -> int:
-    """`python -m flightdelay.nifi_flow`: apply the flow to the running NiFi."""
+    """`python -m flightdelay.nifi.flow`: apply the flow to the running NiFi."""
     from flightdelay.settings import get_settings
 
     settings = get_settings()
