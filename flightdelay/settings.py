@@ -176,6 +176,9 @@ class Settings:
     web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: _env_int("WEB_PORT", 5001))
 
+    # the streaming scorer's driver serves its Prometheus metrics here (on the bind host)
+    scorer_metrics_port: int = field(default_factory=lambda: _env_int("SCORER_METRICS_PORT", 9108))
+
     # --- derived addresses -------------------------------------------------------------------
     @property
     def kafka_bootstrap(self) -> str:

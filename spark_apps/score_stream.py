@@ -50,6 +50,7 @@ from flightdelay.model.scope import ModelScope
 from flightdelay.scoring import compiled_cache
 from flightdelay.scoring.dead_letters import undelivered_letter
 from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
+from flightdelay.scoring.metrics import ScorerMetrics
 from flightdelay.scoring.model_holder import ModelHolder
 from flightdelay.scoring.recovery import RestartBudget, first_line
 from flightdelay.scoring.requests import parse_record
@@ -95,6 +96,7 @@ class Scorer:
         )
         self.heartbeat = heartbeat
         self.skipped = 0  # records neither answered nor dead-lettered, since the start
+        self.metrics = ScorerMetrics()
 
     def _load_model(self, version: str) -> ServingModel:
         record = self.registry.get(version)  # its data window and held-out accuracy (Flags)
@@ -168,6 +170,8 @@ class Scorer:
         )
         self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine,
                   scored=len(valid), skipped=self.skipped)  # fmt: skip
+        self.metrics.batch_done(clock.laps, len(valid), len(invalid), skipped, newest_request_age(records))
+        self.metrics.serving(model.version, model.engine)
 
     def report_refused(self, refused: list[Undelivered]) -> int:
         """Dead-letter a note for each message Kafka refused for what it is (its prediction, if
@@ -185,15 +189,17 @@ class Scorer:
 
 
 class PhaseClock:
-    """Milliseconds spent in each phase of a batch, for the log line."""
+    """Time spent in each phase of a batch, for the log line and the metrics."""
 
     def __init__(self):
         self.started = self.mark = time.monotonic()
         self.phases: list[str] = []
+        self.laps: list[tuple[str, float]] = []  # (phase, seconds)
 
     def lap(self, name: str) -> None:
         now = time.monotonic()
         self.phases.append(f"{name} {(now - self.mark) * 1000:.0f}")
+        self.laps.append((name, now - self.mark))
         self.mark = now
 
     def __str__(self) -> str:
@@ -211,10 +217,20 @@ def produced_at(micros: int | None) -> datetime | None:
     return None if micros is None else datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
 
 
+def newest_request_age(records: list[tuple]) -> float | None:
+    """Seconds since the newest record of a batch was produced (None without timestamps)."""
+    stamps = [record[2] for record in records if record[2] is not None]
+    return time.time() - max(stamps) / 1_000_000 if stamps else None
+
+
 class SlowBatchReporter(StreamingQueryListener):
-    """Logs where the engine's time went (offset log, commit log, planning) in a slow batch."""
+    """Logs where the engine's time went (offset log, commit log, planning) in a slow batch, and
+    hands the Kafka source's offsets-behind figure to the metrics."""
 
     SLOW_MS = 1000
+
+    def __init__(self, metrics: ScorerMetrics):
+        self.metrics = metrics
 
     def onQueryStarted(self, event) -> None:
         pass
@@ -227,6 +243,8 @@ class SlowBatchReporter(StreamingQueryListener):
 
     def onQueryProgress(self, event) -> None:
         progress = event.progress
+        for source in progress.sources:
+            self.metrics.progress(dict(source.metrics or {}))
         durations = dict(progress.durationMs)
         if durations.get("triggerExecution", 0) >= self.SLOW_MS:
             log(f"slow batch {progress.batchId}: {progress.numInputRows} rows, engine ms {durations}")
@@ -349,11 +367,12 @@ def main(argv: list[str]) -> int:
         scorer = preparing.result()
         clock.lap("set-up")
     scorer.spark = spark
+    scorer.metrics.serve(settings.bind_host, settings.scorer_metrics_port, log)
     scorer.beat(state="waiting for a model")
     loaded = scorer.models.wait_for_model()
     log(f"scoring with model {loaded.version}")
     scorer.models.start()
-    spark.streams.addListener(SlowBatchReporter())
+    spark.streams.addListener(SlowBatchReporter(scorer.metrics))
     warming = threading.Thread(target=warm_up_executor, args=(spark, settings, log), name="warm-up", daemon=True)
     warming.start()  # while the query starts: its first batch then finds the executor warm
     clock.lap("model")

@@ -63,7 +63,7 @@ class ScoreStream(Service):
         return self.home / "heartbeat.json"
 
     def ports(self) -> list[int]:
-        return []
+        return [self.settings.scorer_metrics_port]  # the driver's /metrics
 
     def check_installed(self) -> None:
         kafka_connector_jars(self.settings)

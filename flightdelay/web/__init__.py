@@ -25,6 +25,7 @@ def create_app(config: WebConfig | Mapping[str, Any] | None = None) -> Flask:
     """An app configured from the settings module; ``config`` is a WebConfig, or a mapping of
     WebConfig fields to override (tests point Kafka at a closed port this way)."""
     from flightdelay.web.kafka_bridge import KafkaBridge
+    from flightdelay.web.metrics import WebMetrics
     from flightdelay.web.reference import ReferenceData
     from flightdelay.web.routes import api, pages, register_error_handlers
     from flightdelay.web.streams import StreamSlots
@@ -41,12 +42,16 @@ def create_app(config: WebConfig | Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     links = KafkaBridge(web_config)
+    slots = StreamSlots(web_config.max_streams)
+    metrics = WebMetrics(links, slots)
     app.extensions["flightdelay"] = {
         "config": web_config,
         "bridge": links,
         "reference": ReferenceData(web_config, links),
-        "streams": StreamSlots(web_config.max_streams),
+        "streams": slots,
+        "metrics": metrics,
     }
+    metrics.install(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     register_error_handlers(app)

@@ -287,6 +287,7 @@ class ResponseListener:
         self.ready = threading.Event()
         self.received = 0
         self.skipped = 0
+        self.errors = 0  # Kafka errors met while following, since the start (/metrics)
         self.last_error: str | None = None
         self._positions: dict[int, int] = {}  # partition -> next offset to read
         self._stop = threading.Event()
@@ -320,6 +321,7 @@ class ResponseListener:
             "partitions": len(self._positions),
             "received": self.received,
             "skipped": self.skipped,
+            "errors": self.errors,
             "cached": len(self.cache),
             "waiting_streams": len(self.subscribers),
             "last_error": self.last_error,
@@ -342,10 +344,12 @@ class ResponseListener:
             except (KafkaException, ServiceUnavailable) as exc:
                 self.ready.clear()
                 self.last_error = describe(exc)
+                self.errors += 1
                 log.warning("response listener: %s; retrying in %.1fs", exc, backoff)
             except Exception as exc:  # never let the thread die: the app would go deaf
                 self.ready.clear()
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                self.errors += 1
                 log.exception("response listener failed; retrying in %.1fs", backoff)
             finally:
                 if consumer is not None:
@@ -425,6 +429,7 @@ class ResponseListener:
                 self._handle(msg)
             elif msg.error().code() != KafkaError._PARTITION_EOF:
                 self.last_error = msg.error().str()
+                self.errors += 1
                 if msg.error().fatal():
                     raise ServiceUnavailable("kafka", f"response listener: {self.last_error}")
             if time.monotonic() >= next_refresh:
@@ -433,6 +438,7 @@ class ResponseListener:
                     self._add_new_partitions(consumer)
                 except Exception as exc:  # the broker may be briefly away: keep following
                     self.last_error = describe(exc)
+                    self.errors += 1
 
     def _handle(self, msg) -> None:
         self._positions[msg.partition()] = msg.offset() + 1

@@ -161,6 +161,7 @@ class ListenerHealth(BaseModel):
     partitions: int
     received: int
     skipped: int
+    errors: int
     cached: int
     waiting_streams: int
     last_error: str | None
@@ -299,6 +300,12 @@ def _paths() -> dict[str, Any]:
         "/healthz": {"get": {
             "operationId": "healthz", "tags": ["operations"], "summary": "Kafka and MongoDB reachability",
             "responses": {"200": _json(Health, "both answer"), "503": _json(Health, "one of them does not")},
+        }},
+        "/metrics": {"get": {
+            "operationId": "prometheus_metrics", "tags": ["operations"],
+            "summary": "Requests, latency, open streams and dependency errors, in Prometheus' text format",
+            "responses": {"200": {"description": "the text exposition format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
         }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["operations"], "summary": "This document",

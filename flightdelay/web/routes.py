@@ -29,6 +29,7 @@ from flightdelay.flights.schema import MAX_ABS_DELAY_MINUTES
 from flightdelay.model.scope import FLAG_TEXT
 from flightdelay.web.config import WebConfig
 from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normalize_uuid, ok_envelope
+from flightdelay.web.metrics import WebMetrics
 from flightdelay.web.reference import ReferenceData
 from flightdelay.web.openapi import doc_text, docs_view, openapi_document
 from flightdelay.web.streams import StreamSlots, hang_up_check, prediction_events
@@ -64,6 +65,10 @@ def stream_slots() -> StreamSlots:
     return current_app.extensions["flightdelay"]["streams"]
 
 
+def metrics() -> WebMetrics:
+    return current_app.extensions["flightdelay"]["metrics"]
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -79,6 +84,7 @@ def error_response(errors: Mapping[str, str], status: int = 400):
 
 
 def unavailable_response(exc: ServiceUnavailable, request_id: str | None = None):
+    metrics().dependency_failed(exc.service)
     body: dict[str, Any] = {"status": "UNAVAILABLE", "service": exc.service, "message": str(exc)}
     if request_id:
         body["id"] = request_id
@@ -287,6 +293,7 @@ def serving_model():
     if summary is not None:
         return jsonify({"status": "OK", **summary.as_dict()})
     if not info.ever_read:
+        metrics().dependency_failed("mongodb")
         message = "the model registry (MongoDB) did not answer"
         return jsonify({"status": "UNAVAILABLE", "service": "mongodb", "message": message}), 503
     message = "no model is promoted yet: run the flight_delay_training DAG"
@@ -300,6 +307,12 @@ def healthz():
     slots = stream_slots()
     report["streams"] = {"open": slots.open, "limit": slots.limit}
     return jsonify({"status": "ok" if healthy else "unavailable", **report}), 200 if healthy else 503
+
+
+@api.get("/metrics")
+def prometheus_metrics():
+    """Requests, latency, open streams and dependency errors in Prometheus' text format."""
+    return metrics().exposition()
 
 
 # --- the API description ------------------------------------------------------------------------
