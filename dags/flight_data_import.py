@@ -15,6 +15,8 @@ every route in `origin_dest_distances` and checks the data before anything train
   (default 1095) before the newest day held, so the history does not grow without bound.
 * `check_data_quality` fails the run with a readable report (row counts, null rates, value ranges)
   when the data is not fit to train on.
+* `announce_history` updates the **`flight_history` asset** when the run added or trimmed flights,
+  which starts `flight_delay_training`; a re-import that changed nothing skips it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from flightdelay.ops.airflow_assets import FLIGHT_HISTORY
 
 MONGO_CONN_ID = "mongo_default"
 
@@ -88,7 +93,18 @@ def flight_data_import():
         print(report)
         return str(report)
 
-    import_history() >> trim_history_window() >> rebuild_route_distances() >> check_data_quality()
+    @task(outlets=[FLIGHT_HISTORY], doc_md="Update the flight_history asset (starts training) when flights changed.")
+    def announce_history(imported: dict, trimmed: dict) -> dict:
+        change = {"inserted": imported["inserted"], "trimmed": trimmed["deleted"], "source": imported["source"]}
+        if not change["inserted"] and not change["trimmed"]:
+            raise AirflowSkipException("no flight added or trimmed: nothing new to train on")
+        get_current_context()["outlet_events"][FLIGHT_HISTORY].extra = change
+        return change
+
+    imported = import_history()
+    trimmed = trim_history_window()
+    checked = imported >> trimmed >> rebuild_route_distances() >> check_data_quality()
+    checked >> announce_history(imported, trimmed)
 
 
 flight_data_import()

@@ -13,13 +13,20 @@ it answers: a canary request must come out in every sink.
 6. `check_kafka`, `check_mongo`, `check_hdfs`, `check_nifi`: the canary's prediction is on the
    response topic, in MongoDB `flight_delay_ml_response`, in HDFS `/user/predictions` and, when
    NiFi runs, in NiFi's output files, each within a deadline; a failure names the missing output.
+7. `check_model_version`: the scorer answers with the promoted version (it swaps models between
+   micro-batches within seconds of a promotion; more canaries are sent until it does).
+
+Runs hourly (a crashed scorer is deployed again) and whenever a version is promoted (asset
+`current_model`, updated by `flight_delay_training`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from flightdelay.ops.airflow_assets import CURRENT_MODEL
 
 CANARY_DEADLINE_SECONDS = 180
 
@@ -44,9 +51,22 @@ def _poll(check, what: str, deadline: float = CANARY_DEADLINE_SECONDS, every: fl
     return found[0]
 
 
+def _note_serving(version: str) -> None:
+    """The run's note: which model version answers now (the UI shows it on the run)."""
+    from airflow.sdk import get_current_context
+
+    from flightdelay.ops.airflow import AirflowClient, set_run_note
+    from flightdelay.settings import get_settings
+
+    context = get_current_context()
+    note = f"Serving model **{version}**: the canary's answer reached every sink."
+    set_run_note(AirflowClient(get_settings()), context["dag"].dag_id, context["run_id"], note)
+
+
 @dag(
     dag_id="flight_delay_streaming",
-    schedule="@hourly",  # re-deploys after a crash; a no-op while the scorer runs
+    # hourly: re-deploys after a crash (a no-op while the scorer runs); and after each promotion
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"), assets=CURRENT_MODEL),
     catchup=False,  # no start_date: the first run waits for the next scheduled time
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
@@ -163,6 +183,37 @@ def flight_delay_streaming():
             return "skipped"
         return _poll(lambda: find_in_nifi_output(uuid), "NiFi's output directory", every=5)
 
+    @task(doc_md="The scorer answers with the promoted version (more canaries until it does).")
+    def check_model_version(expected: str, answered: str) -> str:
+        import json
+
+        from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
+
+        from flightdelay.canary import canary_request, find_on_response_topic
+        from flightdelay.settings import get_settings
+
+        if answered == expected:
+            _note_serving(expected)
+            return answered
+        print(f"the canary was scored by {answered}, not the promoted {expected}: asking again")
+        producer = KafkaProducerHook(kafka_config_id="kafka_default").get_producer()
+
+        def version_now():
+            import time
+
+            since_ms = int((time.time() - 60) * 1000)
+            request = canary_request()
+            producer.produce(get_settings().request_topic, key=request["UUID"], value=json.dumps(request))
+            producer.flush(30)
+            found = find_on_response_topic(request["UUID"], timeout=30, since_ms=since_ms)
+            version = (found or {}).get("ModelVersion")
+            print(f"canary {request['UUID']}: scored by {version}")
+            return version if version == expected else None
+
+        version = _poll(version_now, f"an answer of model {expected}", deadline=CANARY_DEADLINE_SECONDS, every=5)
+        _note_serving(version)
+        return version
+
     topics = ensure_topics()
     model = require_model()
     deployed = deploy_scorer()
@@ -170,9 +221,10 @@ def flight_delay_streaming():
     uuid = send_canary()
     [topics, model] >> deployed >> app >> uuid
     check_kafka(uuid)
-    check_mongo(uuid)
+    answered = check_mongo(uuid)
     check_hdfs(uuid)
     check_nifi(uuid)
+    check_model_version(model, answered)
 
 
 flight_delay_streaming()

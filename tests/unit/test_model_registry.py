@@ -38,3 +38,23 @@ def test_versions_sort_by_time():
     late = new_version(datetime(2026, 11, 2, 3, 4, 5, tzinfo=timezone.utc))
     assert early == "v20260102T030405Z"
     assert sorted([late, early]) == [early, late]
+
+
+def test_the_gate_note_sets_the_figures_side_by_side():
+    from flightdelay.model.registry import GateDecision, gate, gate_note
+
+    candidate = {
+        "version": "v2",
+        "metrics": {"accuracy": 0.53, "weighted_f1": 0.55},
+        "baseline": {"version": "v1", "metrics": {"accuracy": 0.52, "weighted_f1": 0.537}},
+        "data_window": {"train_start": "2013-01-01", "holdout_start": "2013-12-03", "holdout_end": "2013-12-31"},
+        "row_counts": {"train": 300000, "holdout": 25000},
+        "params": {"num_trees": 20, "max_depth": 5},
+    }
+    note = gate_note(candidate, gate(candidate))
+    assert note.startswith("**Promoted**: weighted_f1 0.5500 vs current v1 0.5370")
+    assert "| weighted_f1 | 0.5500 | 0.5370 |" in note
+    assert "| metric | v2 | current v1 |" in note
+    assert "2013-12-03 to 2013-12-31 (25000 flights)" in note
+    first = gate_note({**candidate, "baseline": None}, GateDecision(True, "first model"))
+    assert "current" not in first.split("\n")[2] and "| accuracy | 0.5300 |" in first

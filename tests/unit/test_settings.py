@@ -21,7 +21,8 @@ def test_contract_defaults(monkeypatch):
     for name in ("REQUEST_TOPIC", "RESPONSE_TOPIC", "DEAD_LETTER_TOPIC", "MONGO_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     s = Settings()
-    assert s.topics == ("flask-ml-delays-request", "flask-ml-delays-responses", "flask-ml-delays-request-dlq")
+    assert s.topics == ("flask-ml-delays-request", "flask-ml-delays-responses", "flask-ml-delays-request-dlq",
+                        "flight-delay-events")
     assert s.mongo_database == "agile_data_science"
     assert s.hdfs_predictions_path == "/user/predictions"
 
