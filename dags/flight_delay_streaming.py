@@ -53,14 +53,9 @@ def _poll(check, what: str, deadline: float = CANARY_DEADLINE_SECONDS, every: fl
 
 def _note_serving(version: str) -> None:
     """The run's note: which model version answers now (the UI shows it on the run)."""
-    from airflow.sdk import get_current_context
+    from flightdelay_airflow.notes import note_this_run
 
-    from flightdelay.ops.airflow import AirflowClient, set_run_note
-    from flightdelay.settings import get_settings
-
-    context = get_current_context()
-    note = f"Serving model **{version}**: the canary's answer reached every sink."
-    set_run_note(AirflowClient(get_settings()), context["dag"].dag_id, context["run_id"], note)
+    note_this_run(f"Serving model **{version}**: the canary's answer reached every sink.")
 
 
 @dag(

@@ -43,14 +43,6 @@ def _registry():
     return ModelRegistry(MongoHook(mongo_conn_id=MONGO_CONN_ID).get_conn()[get_settings().mongo_database])
 
 
-def _note(context, markdown: str) -> None:
-    """The run's note in the UI: what the gate decided and on which figures."""
-    from flightdelay.ops.airflow import AirflowClient, set_run_note
-    from flightdelay.settings import get_settings
-
-    set_run_note(AirflowClient(get_settings()), context["dag"].dag_id, context["run_id"], markdown)
-
-
 @dag(
     dag_id="flight_delay_training",
     # Mondays 03:00 UTC, after the weekly import; or new history; or a retrain event
@@ -80,10 +72,10 @@ def flight_delay_training():
 
     @task(doc_md="The run's params, with the params of the retrain event that started it over them.")
     def run_params() -> dict:
-        from flightdelay.ops.events import training_params
+        from flightdelay.ops.events import RETRAIN_PARAMS, training_params
 
         context = get_current_context()
-        params = {name: context["params"][name] for name in ("num_trees", "max_depth", "holdout_weeks", "margin")}
+        params = {name: context["params"][name] for name in RETRAIN_PARAMS}
         for event in context["triggering_asset_events"].get(RETRAIN_REQUESTS, []):
             payload = (event.extra or {}).get("payload") or {}
             print(f"retrain event: {payload.get('reason')!r} from {payload.get('requested_by')}")
@@ -113,6 +105,8 @@ def flight_delay_training():
 
     @task.branch(doc_md="Promote when the held-out score is at least the current model's.")
     def promotion_gate(version: str) -> str:
+        from flightdelay_airflow.notes import note_this_run
+
         from flightdelay.model.registry import gate, gate_note
 
         record = _registry().get(version)
@@ -122,7 +116,7 @@ def flight_delay_training():
         margin = context["ti"].xcom_pull(task_ids="run_params")["margin"]
         decision = gate(record, margin=float(margin))
         print(decision.reason)
-        _note(context, gate_note(record, decision))
+        note_this_run(gate_note(record, decision))  # the decision and its figures, in the UI
         context["ti"].xcom_push(key="reason", value=decision.reason)
         return "promote_model" if decision.promote else "reject_model"
 

@@ -167,7 +167,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pymongo import MongoClient
 
     from flightdelay.model.registry import ModelRegistry
-    from flightdelay.ops.airflow import AirflowClient, run_dag
+    from flightdelay.ops.airflow import AirflowClient, run_dag, task_succeeded
 
     settings = get_settings()
     with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as client:
@@ -182,12 +182,12 @@ def _bootstrap(args: argparse.Namespace) -> int:
         print("importing the flight history (flight_data_import) ...")
         since = datetime.now(timezone.utc)
         run = run_dag(airflow, "flight_data_import")
-        asset_updated_since = since if _task_succeeded(airflow, run, "announce_history") else None
+        asset_updated_since = since if task_succeeded(airflow, run, "announce_history") else None
     if not current or args.force:
         print("training a model (flight_delay_training) ...")
         since = datetime.now(timezone.utc)
         run = run_dag(airflow, "flight_delay_training", after_asset_update=asset_updated_since)
-        asset_updated_since = since if _task_succeeded(airflow, run, "promote_model") else None
+        asset_updated_since = since if task_succeeded(airflow, run, "promote_model") else None
     else:
         print(f"model {current['version']} is current")
         asset_updated_since = None
@@ -199,12 +199,6 @@ def _bootstrap(args: argparse.Namespace) -> int:
         print("deploying the streaming scorer (flight_delay_streaming) ...")
         run_dag(airflow, "flight_delay_streaming", after_asset_update=asset_updated_since)
     return _models(argparse.Namespace(json=False))
-
-
-def _task_succeeded(airflow, run: dict, task_id: str) -> bool:
-    """Whether a task of a finished run succeeded (skipped: its asset was not updated)."""
-    path = f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
-    return airflow.get(path).get("state") == "success"
 
 
 def _scorer_serves(settings, current: dict | None) -> str | None:

@@ -227,6 +227,12 @@ def follow_run(
     return run
 
 
+def task_succeeded(client: AirflowClient, run: dict, task_id: str) -> bool:
+    """Whether a task of a finished run succeeded (a skipped one updated none of its assets)."""
+    path = f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
+    return client.get(path).get("state") == "success"
+
+
 def run_dag(
     client: AirflowClient,
     dag_id: str,

@@ -57,13 +57,12 @@ def imported_history(airflow_client, settings) -> int:
 
     from pymongo import MongoClient
 
-    from flightdelay.ops.airflow import run_dag
+    from flightdelay.ops.airflow import run_dag, task_succeeded
 
     if not _succeeded_before(airflow_client, "flight_data_import"):
         since = datetime.now(timezone.utc)
         run = run_dag(airflow_client, "flight_data_import", timeout=1500)
-        path = f"/dags/flight_data_import/dagRuns/{run['dag_run_id']}/taskInstances/announce_history"
-        if airflow_client.get(path)["state"] == "success":
+        if task_succeeded(airflow_client, run, "announce_history"):
             _history_updated_since.append(since)
     with MongoClient(settings.mongo_uri) as client:
         return client[settings.mongo_database][settings.flights_collection].count_documents({})
@@ -78,7 +77,7 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
     from pymongo import MongoClient
 
     from flightdelay.model.registry import ModelRegistry
-    from flightdelay.ops.airflow import run_dag
+    from flightdelay.ops.airflow import run_dag, task_succeeded
 
     with MongoClient(settings.mongo_uri) as client:
         registry = ModelRegistry(client[settings.mongo_database], settings)
@@ -86,8 +85,7 @@ def trained_model(imported_history, airflow_client, settings) -> dict:
             since = _history_updated_since[0] if _history_updated_since else None
             started = datetime.now(timezone.utc)
             run = run_dag(airflow_client, "flight_delay_training", timeout=1500, after_asset_update=since)
-            path = f"/dags/flight_delay_training/dagRuns/{run['dag_run_id']}/taskInstances/promote_model"
-            if airflow_client.get(path)["state"] == "success":
+            if task_succeeded(airflow_client, run, "promote_model"):
                 _model_promoted_since.append(since or started)
         return registry.current()
 
