@@ -7,14 +7,29 @@ it answers: a canary request must come out in every sink.
 1. `ensure_topics`: the request, response and dead-letter topics exist.
 2. `require_model`: a promoted model is in the registry (run `flight_delay_training` first).
 3. `deploy_scorer`: starts the streaming driver unless it already runs (never two instances; it
-   resumes from its checkpoint on HDFS, so requests sent while it was down are scored).
-4. `wait_for_spark_app`: the Spark master lists `score_stream` as RUNNING.
-5. `send_canary`: one well-formed request on the request topic.
-6. `check_kafka`, `check_mongo`, `check_hdfs`, `check_nifi`: the canary's prediction is on the
-   response topic, in MongoDB `flight_delay_ml_response`, in HDFS `/user/predictions` and, when
-   NiFi runs, in NiFi's output files, each within a deadline; a failure names the missing output.
-7. `check_model_version`: the scorer answers with the promoted version (it swaps models between
-   micro-batches within seconds of a promotion; more canaries are sent until it does).
+   resumes from its checkpoint on HDFS, so requests sent while it was down are scored). It is
+   launched detached, without waiting, by `flightdelay.ops.scorer.ScoreStream`, not by `SparkSubmitOperator`: the
+   operator (even with `durable=True`) follows the job until it ends, and a streaming driver never
+   ends, while our Python driver runs in client mode, where there is no driver id to reconnect to.
+4. `wait_for_spark_app`: the scorer is healthy (its driver's heartbeat) and the Spark master
+   lists `score_stream` as RUNNING (a sensor).
+5. `prepare_canary`: one well-formed request (`flightdelay.canary.canary_request`); the canary
+   sensor's consumer group (connection `kafka_canary`) is committed at the response topic's end,
+   so the sensor reads only the answers written from then on, never the whole topic.
+6. `send_canary` (`ProduceToTopicOperator`): the request goes to the request topic.
+7. The canary's prediction must reach every sink within a deadline; a failed sensor names the
+   missing output:
+   - `check_kafka` (`AwaitMessageSensor`, deferred to the triggerer): on the response topic;
+   - `check_mongo` (`MongoSensor`): in MongoDB `flight_delay_ml_response`;
+   - `check_hdfs`: in HDFS `/user/predictions`;
+   - `check_nifi` (`NiFiOutputSensor`): in NiFi's output files; skipped by `nifi_running` when
+     NiFi does not run.
+8. `check_model_version`: the scorer answers with the promoted version (it swaps models between
+   micro-batches within seconds of a promotion; until it does, each poke sends one more canary
+   and reads its answer for a few seconds). The run's note names the version serving.
+
+Every wait is a sensor: the Kafka one waits in the triggerer, the others poke every few seconds
+in reschedule mode, so no worker slot sleeps between pokes.
 
 Runs hourly (a crashed scorer is deployed again) and whenever a version is promoted (asset
 `current_model`, updated by `flight_delay_training`).
@@ -24,31 +39,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
+from airflow.providers.apache.kafka.sensors.kafka import AwaitMessageSensor
+from airflow.providers.mongo.sensors.mongo import MongoSensor
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, PokeReturnValue, dag, task
+from flightdelay_airflow.nifi import NiFiOutputSensor
 
 from flightdelay.ops.airflow_assets import CURRENT_MODEL
+from flightdelay.settings import get_settings
+from flightdelay.store.queries import by_id
 
+#: how long each output may take to show the canary's prediction
 CANARY_DEADLINE_SECONDS = 180
+#: how often the reschedule-mode sensors look again (their worker slot is free in between)
+POKE_SECONDS = 5
+#: how long one poke of check_model_version reads the response topic for its canary's answer
+VERSION_ANSWER_SECONDS = 20
+#: the sensors' shared arguments: short pokes, no slot held between them
+RESCHEDULE = {"mode": "reschedule", "poke_interval": POKE_SECONDS, "timeout": CANARY_DEADLINE_SECONDS}
 
-
-def _poll(check, what: str, deadline: float = CANARY_DEADLINE_SECONDS, every: float = 2.0):
-    """What ``check`` finds (anything true) within ``deadline`` seconds, polled every ``every``."""
-    from flightdelay.waiting import WaitTimeout, wait_until
-
-    found = []
-
-    def arrived() -> str | None:
-        value = check()
-        if value:
-            found.append(value)
-            return None
-        return "not there yet"
-
-    try:
-        wait_until(arrived, what, timeout=deadline, interval=every)
-    except WaitTimeout:
-        raise RuntimeError(f"the canary's prediction did not reach {what} within {deadline:.0f}s") from None
-    return found[0]
+SETTINGS = get_settings()  # topic and collection names only: the hosts come from the connections
 
 
 def _note_serving(version: str) -> None:
@@ -74,20 +84,17 @@ def flight_delay_streaming():
         from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
         from flightdelay.ops.kafka import ensure_topics as create_missing
-        from flightdelay.settings import get_settings
 
-        settings = get_settings()
         admin = KafkaAdminClientHook(kafka_config_id="kafka_default").get_conn
-        return create_missing(admin, settings.topics, settings.topic_partitions)
+        return create_missing(admin, SETTINGS.topics, SETTINGS.topic_partitions)
 
     @task(doc_md="Fail early, with the fix, when no model has been promoted yet.")
     def require_model() -> str:
         from airflow.providers.mongo.hooks.mongo import MongoHook
 
         from flightdelay.model.registry import ModelRegistry
-        from flightdelay.settings import get_settings
 
-        db = MongoHook(mongo_conn_id="mongo_default").get_conn()[get_settings().mongo_database]
+        db = MongoHook(mongo_conn_id="mongo_default").get_conn()[SETTINGS.mongo_database]
         current = ModelRegistry(db).current()
         if current is None:
             raise RuntimeError("no promoted model: run the flight_delay_training DAG first")
@@ -96,130 +103,154 @@ def flight_delay_streaming():
     @task(doc_md="Start the streaming driver unless it already runs (one instance only).")
     def deploy_scorer() -> bool:
         from flightdelay.ops.scorer import ScoreStream
-        from flightdelay.settings import get_settings
 
-        started = ScoreStream(get_settings()).start(log=print)
+        started = ScoreStream(get_settings()).launch(log=print)  # wait_for_spark_app waits for it
         print("started a new scorer" if started else "the scorer was already running")
         return started
 
-    @task(doc_md="The Spark master lists score_stream as RUNNING, exactly once.")
-    def wait_for_spark_app() -> str:
+    @task.sensor(
+        # a new driver takes 30-90 s to its first heartbeat (more on a busy machine)
+        doc_md="The scorer is healthy and the Spark master lists it RUNNING, exactly once.",
+        **RESCHEDULE | {"timeout": 240},
+    )
+    def wait_for_spark_app() -> PokeReturnValue:
         from flightdelay_airflow.hooks import SparkMasterHook
 
-        from flightdelay.ops.scorer import APP_NAME
+        from flightdelay.ops.scorer import APP_NAME, ScoreStream
 
-        apps = _poll(lambda: SparkMasterHook().running_apps(APP_NAME), "the Spark master", deadline=120)
+        problem = ScoreStream(get_settings()).health()
+        if problem is not None:
+            print(f"the scorer is not healthy yet: {problem}")
+            return PokeReturnValue(is_done=False)
+        apps = SparkMasterHook().running_apps(APP_NAME)
         running = [a for a in apps if a.get("state") == "RUNNING"]
-        if len(running) != 1:
+        if len(running) > 1:
             raise RuntimeError(f"expected one RUNNING {APP_NAME}, the master lists {apps}")
-        return running[0]["id"]
+        if not running:
+            print(f"the Spark master lists no RUNNING {APP_NAME} yet: {apps}")
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=running[0]["id"])
 
-    @task(doc_md="Produce one well-formed prediction request.")
-    def send_canary() -> str:
-        import json
+    @task(multiple_outputs=True, doc_md="The canary request; the canary sensor's group set to read from now on.")
+    def prepare_canary() -> dict:
+        from airflow.providers.apache.kafka.hooks.consume import KafkaConsumerHook
 
-        from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
-
-        from flightdelay.canary import canary_request
-        from flightdelay.settings import get_settings
+        from flightdelay.canary import canary_request, read_answers_from_end
 
         request = canary_request()
-        producer = KafkaProducerHook(kafka_config_id="kafka_default").get_producer()
-        producer.produce(get_settings().request_topic, key=request["UUID"], value=json.dumps(request))
-        if producer.flush(30):
-            raise RuntimeError("the canary request was not delivered to Kafka")
-        return request["UUID"]
+        topic = SETTINGS.response_topic
+        consumer = KafkaConsumerHook(topics=[topic], kafka_config_id="kafka_canary").get_conn
+        try:
+            ends = read_answers_from_end(consumer, topic)
+        finally:
+            consumer.close()
+        print(f"canary {request['UUID']}: its answer is looked for after offsets {ends} of {topic}")
+        return {"uuid": request["UUID"], "request": request}
 
-    @task(doc_md="The canary's prediction is on the response topic.")
-    def check_kafka(uuid: str) -> dict:
-        import time
+    canary = prepare_canary()
 
-        from flightdelay.canary import find_on_response_topic
+    send_canary = ProduceToTopicOperator(
+        task_id="send_canary",
+        doc_md="Produce the canary request on the request topic.",
+        kafka_config_id="kafka_default",
+        topic=SETTINGS.request_topic,
+        producer_function="flightdelay.canary.canary_messages",
+        producer_function_args=[canary["request"]],
+        delivery_callback="flightdelay.canary.raise_undelivered",
+        execution_timeout=timedelta(minutes=2),
+    )
 
-        # one consumer reading forward from the answers of the last few minutes (the canary was
-        # sent just before this task), never a scan of the whole topic
-        since_ms = int((time.time() - 600) * 1000)
-        found = find_on_response_topic(uuid, timeout=CANARY_DEADLINE_SECONDS, since_ms=since_ms)
-        if found is None:
-            raise RuntimeError(
-                f"the canary's prediction did not reach the Kafka response topic within {CANARY_DEADLINE_SECONDS}s"
-            )
-        return found
+    check_kafka = AwaitMessageSensor(
+        task_id="check_kafka",
+        doc_md="The canary's prediction is on the response topic (waits in the triggerer).",
+        kafka_config_id="kafka_canary",  # its group starts where prepare_canary committed it
+        topics=[SETTINGS.response_topic],
+        apply_function="flightdelay.canary.answer_to",
+        apply_function_args=[canary["uuid"]],
+        poll_timeout=1,
+        poll_interval=0,  # the trigger sleeps this long after every other record: read straight on
+        timeout=CANARY_DEADLINE_SECONDS,
+    )
 
-    @task(doc_md="The canary's prediction is in MongoDB.")
-    def check_mongo(uuid: str) -> str:
-        from airflow.providers.mongo.hooks.mongo import MongoHook
+    check_mongo = MongoSensor(
+        task_id="check_mongo",
+        doc_md="The canary's prediction is in MongoDB.",
+        mongo_conn_id="mongo_default",  # its schema is the platform's database
+        collection=SETTINGS.predictions_collection,
+        query=by_id(canary["uuid"]),
+        **RESCHEDULE,
+    )
 
-        from flightdelay.settings import get_settings
-        from flightdelay.store.queries import by_id
-
-        s = get_settings()
-        coll = MongoHook(mongo_conn_id="mongo_default").get_conn()[s.mongo_database][s.predictions_collection]
-        doc = _poll(lambda: coll.find_one(by_id(uuid)), f"MongoDB {s.predictions_collection}")
-        return doc["ModelVersion"]
-
-    @task(doc_md="The canary's prediction is in HDFS.")
-    def check_hdfs(uuid: str) -> str:
+    @task.sensor(doc_md="The canary's prediction is in HDFS.", **RESCHEDULE)
+    def check_hdfs(uuid: str) -> PokeReturnValue:
         from flightdelay_airflow.hooks import WebHdfsClientHook
 
         from flightdelay.canary import find_in_hdfs
-        from flightdelay.settings import get_settings
 
-        path = get_settings().hdfs_predictions_path
-        return _poll(lambda: find_in_hdfs(WebHdfsClientHook().client, path, uuid), f"HDFS {path}", every=5)
+        path = SETTINGS.hdfs_predictions_path
+        found = find_in_hdfs(WebHdfsClientHook().client, path, uuid)
+        if found is None:
+            print(f"not in the newest files of HDFS {path} yet")
+        return PokeReturnValue(is_done=found is not None, xcom_value=found)
 
-    @task(doc_md="When NiFi runs, the canary's prediction is in its output files.")
-    def check_nifi(uuid: str) -> str:
-        from flightdelay.canary import nifi_running
-        from flightdelay.nifi.output import find_in_nifi_output
+    @task.short_circuit(
+        ignore_downstream_trigger_rules=False,  # skips check_nifi only, never check_model_version
+        doc_md="Whether NiFi runs (check_nifi is skipped when it does not).",
+    )
+    def nifi_running() -> bool:
+        from flightdelay.canary import nifi_running as running
 
-        if not nifi_running():
-            print("NiFi is not running: nothing to check")
-            return "skipped"
-        return _poll(lambda: find_in_nifi_output(uuid), "NiFi's output directory", every=5)
+        if not running():
+            print("NiFi is not running: its output is not checked")
+            return False
+        return True
 
-    @task(doc_md="The scorer answers with the promoted version (more canaries until it does).")
-    def check_model_version(expected: str, answered: str) -> str:
-        import json
+    check_nifi = NiFiOutputSensor(
+        task_id="check_nifi",
+        doc_md="The canary's prediction is in NiFi's output files.",
+        uuid=canary["uuid"],
+        **RESCHEDULE,
+    )
+
+    @task.sensor(
+        trigger_rule="none_failed",  # after every sink, check_nifi skipped or not
+        doc_md="The scorer answers with the promoted version (one more canary per poke until it does).",
+        **RESCHEDULE,
+    )
+    def check_model_version(expected: str, answer: dict) -> PokeReturnValue:
+        import time
 
         from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
 
-        from flightdelay.canary import canary_request, find_on_response_topic
-        from flightdelay.settings import get_settings
+        from flightdelay.canary import canary_messages, canary_request, find_on_response_topic
 
-        if answered == expected:
-            _note_serving(expected)
-            return answered
-        print(f"the canary was scored by {answered}, not the promoted {expected}: asking again")
-        producer = KafkaProducerHook(kafka_config_id="kafka_default").get_producer()
-
-        def version_now():
-            import time
-
+        answered = answer["ModelVersion"]
+        if answered != expected:
+            print(f"the canary was scored by {answered}, not the promoted {expected}: asking again")
             since_ms = int((time.time() - 60) * 1000)
             request = canary_request()
-            producer.produce(get_settings().request_topic, key=request["UUID"], value=json.dumps(request))
-            producer.flush(30)
-            found = find_on_response_topic(request["UUID"], timeout=30, since_ms=since_ms)
-            version = (found or {}).get("ModelVersion")
-            print(f"canary {request['UUID']}: scored by {version}")
-            return version if version == expected else None
-
-        version = _poll(version_now, f"an answer of model {expected}", deadline=CANARY_DEADLINE_SECONDS, every=5)
-        _note_serving(version)
-        return version
+            producer = KafkaProducerHook(kafka_config_id="kafka_default").get_producer()
+            for key, value in canary_messages(request):
+                producer.produce(SETTINGS.request_topic, key=key, value=value)
+            if producer.flush(30):
+                raise RuntimeError("the canary request was not delivered to Kafka")
+            found = find_on_response_topic(request["UUID"], timeout=VERSION_ANSWER_SECONDS, since_ms=since_ms)
+            answered = (found or {}).get("ModelVersion")
+            print(f"canary {request['UUID']}: scored by {answered}")
+            if answered != expected:
+                return PokeReturnValue(is_done=False)
+        _note_serving(expected)
+        return PokeReturnValue(is_done=True, xcom_value=expected)
 
     topics = ensure_topics()
     model = require_model()
-    deployed = deploy_scorer()
     app = wait_for_spark_app()
-    uuid = send_canary()
-    [topics, model] >> deployed >> app >> uuid
-    check_kafka(uuid)
-    answered = check_mongo(uuid)
-    check_hdfs(uuid)
-    check_nifi(uuid)
-    check_model_version(model, answered)
+    [topics, model] >> deploy_scorer() >> app >> canary >> send_canary
+    hdfs = check_hdfs(canary["uuid"])
+    send_canary >> [check_kafka, check_mongo, hdfs]
+    send_canary >> nifi_running() >> check_nifi
+    version = check_model_version(model, check_kafka.output)
+    [check_mongo, hdfs, check_nifi] >> version
 
 
 flight_delay_streaming()

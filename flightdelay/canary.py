@@ -1,9 +1,15 @@
 """A canary prediction request and where to look for its answer (used by the deploy DAG). Both
 are the contract's (flightdelay.contract): the request is built by its Request model, and the
-answer found on the response topic must read as its Prediction."""
+answer found on the response topic must read as its Prediction.
+
+The deploy DAG's Kafka provider operators take functions by dotted path: `canary_messages` (what
+ProduceToTopicOperator sends), `raise_undelivered` (its delivery callback), `answer_to`
+(AwaitMessageSensor's apply_function); `read_answers_from_end` positions the sensor's consumer
+group before the canary goes out."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 
@@ -18,6 +24,40 @@ def canary_request() -> dict:
     fields = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": date.today().isoformat(),
               "DepDelay": 5, "FlightNum": "1"}  # fmt: skip
     return new_request(fields)
+
+
+def canary_messages(request: dict):
+    """ProduceToTopicOperator's producer_function: the request as one (key, value) pair."""
+    yield request["UUID"], json.dumps(request)
+
+
+def raise_undelivered(err, msg) -> None:
+    """ProduceToTopicOperator's delivery callback: an undelivered canary fails the task (the
+    provider's default only logs it); confluent-kafka raises it from the producer's flush."""
+    if err is not None:
+        raise RuntimeError(f"the canary request was not delivered to Kafka: {err}")
+
+
+def read_answers_from_end(consumer, topic: str) -> dict[int, int]:
+    """Commit `consumer`'s group (not subscribed) at the end of every partition of `topic`: a
+    consumer of that group subscribing afterwards reads only what was written from now on, however
+    late it joins and however long the topic is. Returns the committed offset of each partition."""
+    from confluent_kafka import TopicPartition
+
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.commit(offsets=[TopicPartition(topic, p, end) for p, end in ends.items()], asynchronous=False)
+    return ends
+
+
+def answer_to(uuid: str, message) -> dict | None:
+    """AwaitMessageSensor's apply_function: the answer to request `uuid` when `message` (a record
+    of the response topic) is it, as the contract's Prediction in JSON form; None for any other
+    record, pydantic's ValidationError when it is not a Prediction."""
+    key = message.key()
+    if key is None or key.decode("utf-8", "replace") != uuid:
+        return None
+    return Prediction.model_validate_json(message.value()).model_dump(mode="json", exclude_none=True)
 
 
 def assign_since(consumer, topic: str, since_ms: int) -> None:

@@ -118,6 +118,10 @@ class Settings:
     history_days_collection: str = field(
         default_factory=lambda: _env("HISTORY_DAYS_COLLECTION", "on_time_performance_days")
     )
+    # one monitoring report per window (flight_delay_monitoring)
+    monitoring_collection: str = field(default_factory=lambda: _env("MONITORING_COLLECTION", "model_monitoring"))
+    # a feature whose PSI passes this in a monitored window sends a retrain event
+    monitor_psi_threshold: float = field(default_factory=lambda: float(_env("MONITOR_PSI_THRESHOLD", "0.25")))
     # MongoDB keeps this many days of predictions (HDFS keeps everything)
     predictions_retention_days: int = field(default_factory=lambda: _env_int("PREDICTIONS_RETENTION_DAYS", 30))
     # the flight history keeps the flights of this many days before its newest one
@@ -139,6 +143,7 @@ class Settings:
     hdfs_checkpoints_path: str = field(
         default_factory=lambda: _env("HDFS_CHECKPOINTS_PATH", "/checkpoints")
     )
+    hdfs_monitoring_path: str = field(default_factory=lambda: _env("HDFS_MONITORING_PATH", "/monitoring"))
 
     # Spark standalone
     spark_master_host: str = field(default_factory=lambda: _env("SPARK_MASTER_HOST", "127.0.0.1"))

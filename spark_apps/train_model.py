@@ -27,6 +27,7 @@ from flightdelay.model.features import CATEGORICAL_FEATURES, LABEL_COLUMN, NUMER
 from flightdelay.model.features import add_label, build_pipeline, max_categories
 from flightdelay.model.metrics import classification_metrics, confusion_matrix
 from flightdelay.model.registry import ModelRegistry, model_path, new_version
+from flightdelay.monitoring.spark_stats import reference_profile
 from flightdelay.settings import get_settings
 from flightdelay.store.bulk import read_fields
 
@@ -111,6 +112,7 @@ def main(argv: list[str]) -> int:
     fit_seconds = time.monotonic() - fit_started
     metrics = evaluate(model, holdout)
     log(f"held-out accuracy {metrics['accuracy']}, weighted F1 {metrics['weighted_f1']} (fit {fit_seconds:.1f}s)")
+    profile = reference_profile(train, LABEL_COLUMN)  # what monitoring compares requests with
 
     settings = get_settings()
     with MongoClient(settings.mongo_uri) as client:
@@ -135,6 +137,7 @@ def main(argv: list[str]) -> int:
             "row_counts": counts,
             "metrics": metrics,
             "baseline": baseline,
+            "profile": profile,
             "train_seconds": round(fit_seconds, 1),
             "total_seconds": round(time.monotonic() - started, 1),
         }

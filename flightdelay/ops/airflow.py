@@ -78,6 +78,17 @@ def connections(settings: Settings) -> dict[str, str]:
                 settings, **{"group.id": "airflow-events", "auto.offset.reset": "earliest"}
             ),
         },
+        # the deploy DAG's canary check (AwaitMessageSensor on the response topic): its own group,
+        # whose offsets the DAG commits at the topic's end just before it sends the canary, so the
+        # sensor reads only the answers written since, wherever and whenever it subscribes (never
+        # the whole topic); the sensor commits what it read, nothing commits by itself
+        "kafka_canary": {
+            "conn_type": "kafka",
+            "extra": kafka_auth.client_config(
+                settings,
+                **{"group.id": "airflow-canary", "auto.offset.reset": "earliest", "enable.auto.commit": False},
+            ),
+        },
         "mongo_default": {
             "conn_type": "mongo",
             "host": settings.mongo_host,

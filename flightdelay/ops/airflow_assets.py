@@ -4,7 +4,9 @@
     retrain_requests -- a `retrain` event on the events topic (an AssetWatcher, no DAG)
         both start flight_delay_training (or its weekly time does)
     current_model    -- flight_delay_training's promote_model, when a version is promoted
-        starts flight_delay_streaming (or its hourly time does), which checks the scorer took it
+        starts flight_delay_streaming (or its hourly time does), which checks the scorer took it,
+        and flight_delay_monitoring (or its daily time does)
+    model_monitoring -- flight_delay_monitoring, a report per window (drift, latency, accuracy)
 
 Only DAG files import this module (it imports Airflow and the Kafka provider).
 """
@@ -45,4 +47,10 @@ RETRAIN_REQUESTS = Asset(
             ),
         )
     ],
+)
+
+MODEL_MONITORING = Asset(
+    name="model_monitoring",
+    uri=f"mongodb://{_settings.mongo_host}:{_settings.mongo_port}/{_settings.mongo_database}/{_settings.monitoring_collection}",
+    group="flightdelay",
 )

@@ -72,7 +72,8 @@ def ensure_layout(settings: Settings) -> None:
 
     s = settings
     client = InsecureClient(s.webhdfs_url, user=s.hdfs_user)
-    for path in (s.hdfs_predictions_path, s.hdfs_models_path, s.hdfs_checkpoints_path, s.nifi_hdfs_path):
+    folders = (s.hdfs_predictions_path, s.hdfs_models_path, s.hdfs_checkpoints_path, s.hdfs_monitoring_path)
+    for path in (*folders, s.nifi_hdfs_path):
         client.makedirs(path)
         # made by another user name while permissions were off: the platform's now
         client.set_owner(path, owner=s.hdfs_user)

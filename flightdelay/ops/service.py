@@ -230,6 +230,14 @@ class Service:
         self.wanted_file.touch()
         return self._bring_up(log)
 
+    def launch(self, log: Callable[[str], None] = print) -> bool:
+        """``start`` without the wait for health (a DAG's sensor waits, in reschedule mode, so no
+        worker slot sleeps). Returns True if a process was started."""
+        self.wanted_file.parent.mkdir(parents=True, exist_ok=True)
+        self.wanted_file.touch()
+        with self._exclusive():
+            return self.pid() is None and self._spawn(log) is not None
+
     def recover(self, seen_pid: int | None, log: Callable[[str], None] = print) -> bool:
         """The supervisor's restart of the process it found dead or hung (``seen_pid``; None:
         dead). Nothing happens if a person stopped the service since, or someone else already

@@ -26,6 +26,8 @@ class WebConfig:
     predictions_collection: str
     distances_collection: str
     flights_collection: str
+    #: the monitoring reports /ops charts
+    monitoring_collection: str
     #: how long MongoDB keeps a prediction (named in the answer for an unknown id)
     predictions_retention_days: int
     #: where the carrier list scanned from the flight history is kept between restarts
@@ -82,6 +84,7 @@ class WebConfig:
             predictions_collection=s.predictions_collection,
             distances_collection=s.distances_collection,
             flights_collection=s.flights_collection,
+            monitoring_collection=s.monitoring_collection,
             predictions_retention_days=s.predictions_retention_days,
             cache_dir=s.var_dir / "web",
         )

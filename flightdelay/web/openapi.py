@@ -307,6 +307,12 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "the text exposition format",
                                   "content": {"text/plain": {"schema": {"type": "string"}}}}},
         }},
+        "/ops": {"get": {
+            "operationId": "ops", "tags": ["operations"],
+            "summary": "Monitoring charts: drift, latency, volume, dead letters and live accuracy per window",
+            "responses": {"200": _html("the monitoring page"),
+                          "503": _html("the monitoring reports (MongoDB) did not answer")},
+        }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["operations"], "summary": "This document",
             "responses": {"200": {"description": "OpenAPI 3.1",

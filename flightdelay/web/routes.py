@@ -32,6 +32,7 @@ from flightdelay.web.kafka_bridge import KafkaBridge, ServiceUnavailable, normal
 from flightdelay.web.metrics import WebMetrics
 from flightdelay.web.reference import ReferenceData
 from flightdelay.web.openapi import doc_text, docs_view, openapi_document
+from flightdelay.web.ops import REPORTS_SHOWN, ops_view
 from flightdelay.web.streams import StreamSlots, hang_up_check, prediction_events
 
 log = logging.getLogger(__name__)
@@ -298,6 +299,27 @@ def serving_model():
         return jsonify({"status": "UNAVAILABLE", "service": "mongodb", "message": message}), 503
     message = "no model is promoted yet: run the flight_delay_training DAG"
     return jsonify({"status": "UNKNOWN", "message": message}), 404
+
+
+@pages.get("/ops")
+def ops():
+    """Monitoring for ops: drift, latency, volume, dead letters and live accuracy of the recent
+    windows (flight_delay_monitoring's reports), as charts drawn here (no script, no CDN)."""
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    from flightdelay.monitoring.report import MonitoringStore
+
+    config = web_config()
+    try:
+        with pymongo.timeout(config.probe_timeout_s):
+            store = MonitoringStore(bridge().store.database(), config.monitoring_collection)
+            reports = store.recent(REPORTS_SHOWN)
+    except PyMongoError as exc:
+        metrics().dependency_failed("mongodb")
+        message = f"the monitoring reports (MongoDB) did not answer ({type(exc).__name__})"
+        return render_template("ops.html", view=None, error=message), 503
+    return render_template("ops.html", view=ops_view(reports), error=None)
 
 
 @api.get("/healthz")

@@ -3,6 +3,8 @@ running yet (`flightdelay up` is idempotent), so a single test file can be run o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flightdelay.embedded import platform
@@ -120,3 +122,30 @@ def served(settings):
     yield service
     if started:
         service.stop(log=lambda line: None)
+
+
+# Debian's headless Chromium, driven by playwright (no browser download): tests of the pages
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the Python package `playwright` is missing: it is a dev dependency (pyproject.toml)")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium fonts-liberation")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 from pymongo import MongoClient
 
 from flightdelay.flights.mongo_import import import_flights
-from flightdelay.model.registry import CURRENT, REJECTED, ModelRegistry
-from flightdelay.ops.airflow import asset_triggered_run, follow_run
-from flightdelay.ops.events import retrain_event, send_event
+from flightdelay.model.registry import CURRENT, ModelRegistry
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +43,6 @@ def test_reimport_adds_no_duplicates(imported, db, settings):
     assert report.inserted + report.updated + report.duplicates_in_source == report.accepted
 
 
-def newest(db) -> dict:
-    return ModelRegistry(db).versions()[0]
-
-
 def test_training_dag_registers_and_promotes(trained_model, db):
     record = ModelRegistry(db).get(trained_model["version"])
     assert record["metrics"]["rows"] == record["row_counts"]["holdout"] > 0
@@ -59,25 +51,3 @@ def test_training_dag_registers_and_promotes(trained_model, db):
     assert record["data_window"]["holdout_start"] > record["data_window"]["train_start"]
     assert record["status"] == CURRENT
     assert record["gate_reason"]
-
-
-def test_a_retrain_event_trains_and_the_gate_rejects_a_worse_model(trained_model, airflow, db, settings):
-    """`flightdelay retrain`'s event on the events topic -> the AssetWatcher -> an asset-triggered
-    flight_delay_training run with the event's params -> a worse model, rejected by the gate."""
-    current = ModelRegistry(db).current()
-    assert current is not None, "needs a promoted model (test above)"
-    since = datetime.now(timezone.utc)
-    send_event(settings, retrain_event("integration test", params={"num_trees": 1, "max_depth": 1}))
-    run_id = asset_triggered_run(airflow, "flight_delay_training", since, timeout=180)
-    assert run_id is not None, "no training run started on the retrain event within 180 s"
-    run = follow_run(airflow, "flight_delay_training", run_id, timeout=1500, log=print)
-    assert (run.get("note") or "").startswith("**Rejected**"), run.get("note")  # the gate's figures, in the UI
-    record = newest(db)
-    assert record["params"]["num_trees"] == 1
-    assert record["baseline"]["version"] == current["version"]
-    assert record["status"] == REJECTED, record.get("gate_reason")
-    assert "rejected" in record["gate_reason"]
-    assert ModelRegistry(db).current()["version"] == current["version"]
-    tasks = airflow.get(f"/dags/flight_delay_training/dagRuns/{run_id}/taskInstances")["task_instances"]
-    states = {t["task_id"]: t["state"] for t in tasks}
-    assert states["promote_model"] == "skipped"  # so no current_model update, no deploy run

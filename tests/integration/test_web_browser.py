@@ -18,7 +18,6 @@ import threading
 import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -29,17 +28,7 @@ from flightdelay.settings import PROJECT_ROOT
 from flightdelay.web import close_app, create_app
 from flightdelay.web.config import WebConfig
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # the `browser` fixture is in conftest.py
 PAGE = "/flights/delays/predict_kafka"
 
 
@@ -48,20 +37,6 @@ try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # reported by the browser fixture
     PlaywrightTimeout = TimeoutError
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the Python package `playwright` is missing: it is a dev dependency (pyproject.toml)")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium fonts-liberation")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 DESKTOP = {"width": 1280, "height": 1000}

@@ -294,6 +294,37 @@ def test_a_prediction_round_trips_through_json(prediction):
     assert again.Warnings == []
 
 
+def test_the_canary_sensor_takes_its_answer_only_and_reads_it_as_the_contracts_prediction():
+    """flightdelay.canary's functions for the deploy DAG's Kafka operators."""
+    from pydantic import ValidationError
+
+    from flightdelay.canary import answer_to, canary_messages, raise_undelivered
+
+    class Message:  # a confluent-kafka record, as AwaitMessageTrigger hands it over
+        def __init__(self, key, value):
+            self._key, self._value = key, value
+
+        def key(self):
+            return self._key
+
+        def value(self):
+            return self._value
+
+    request = {**GOOD, "FlightNum": "1545", "UUID": str(uuid.uuid4())}
+    [(key, value)] = list(canary_messages(request))
+    assert key == request["UUID"] and json.loads(value) == request
+    record = scored(request)
+    answer = answer_to(key, Message(key.encode(), orjson.dumps(record)))
+    assert answer == record and json.loads(json.dumps(answer)) == answer  # a trigger event's payload
+    assert answer_to(key, Message(b"another", orjson.dumps(record))) is None
+    assert answer_to(key, Message(None, b"{}")) is None
+    with pytest.raises(ValidationError):
+        answer_to(key, Message(key.encode(), b'{"UUID": "not a prediction"}'))
+    raise_undelivered(None, object())
+    with pytest.raises(RuntimeError, match="not delivered"):
+        raise_undelivered("Local: Message timed out", object())
+
+
 def test_a_stored_prediction_keeps_its_distance_and_warnings():
     record = {**scored(seed_message(Distance=5)), "PredictionLabel": "stale"}
     model = Prediction.model_validate(record)

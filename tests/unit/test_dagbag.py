@@ -59,3 +59,67 @@ def test_assets_chain_import_training_and_streaming(dagbag):
     assert kwargs["topics"] == ["flight-delay-events"]
     assert kwargs["apply_function"] == "flightdelay.ops.events.retrain_requested"
     assert kwargs["kafka_config_id"] == "kafka_events"
+
+
+def test_the_deploy_dags_waits_are_sensors_that_hold_no_worker_slot(dagbag):
+    """Issue #14 part 6: provider sensors, reschedule mode or deferred, never a sleep in a task."""
+    from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
+    from airflow.providers.apache.kafka.sensors.kafka import AwaitMessageSensor
+    from airflow.providers.mongo.sensors.mongo import MongoSensor
+    from airflow.sdk import BaseSensorOperator
+    from flightdelay_airflow.nifi import NiFiOutputSensor
+
+    dag = dagbag.dags["flight_delay_streaming"]
+    send = dag.get_task("send_canary")
+    assert isinstance(send, ProduceToTopicOperator)
+    assert send.producer_function == "flightdelay.canary.canary_messages"
+    assert send.kafka_config_id == "kafka_default"
+
+    kafka = dag.get_task("check_kafka")
+    assert isinstance(kafka, AwaitMessageSensor)
+    assert kafka.kafka_config_id == "kafka_canary"  # its own group, positioned by prepare_canary
+    assert kafka.apply_function == "flightdelay.canary.answer_to"
+    assert kafka.poll_interval == 0  # no sleep after each record that is not the canary's answer
+
+    assert isinstance(dag.get_task("check_mongo"), MongoSensor)
+    assert isinstance(dag.get_task("check_nifi"), NiFiOutputSensor)
+    assert dag.get_task("nifi_running").task_id in dag.get_task("check_nifi").upstream_task_ids
+    for task_id in ("wait_for_spark_app", "check_mongo", "check_hdfs", "check_nifi", "check_model_version"):
+        sensor = dag.get_task(task_id)
+        assert isinstance(sensor, BaseSensorOperator), task_id
+        assert sensor.mode == "reschedule", task_id
+        assert sensor.poke_interval <= 10, task_id
+    # everything checked before the version (and its note), a skipped NiFi check included
+    version = dag.get_task("check_model_version")
+    assert {"check_kafka", "check_mongo", "check_hdfs", "check_nifi"} <= version.upstream_task_ids
+    assert version.trigger_rule == "none_failed"
+
+
+def test_the_kafka_canary_check_defers_to_the_triggerer(dagbag):
+    """AwaitMessageSensor waits in the triggerer: its execute defers at once, with our function."""
+    from airflow.providers.apache.kafka.triggers.await_message import AwaitMessageTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    sensor = dagbag.dags["flight_delay_streaming"].get_task("check_kafka")
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context={})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, AwaitMessageTrigger)
+    kind, kwargs = trigger.serialize()
+    assert (kwargs["kafka_config_id"], kwargs["apply_function"]) == ("kafka_canary", "flightdelay.canary.answer_to")
+    assert kwargs["commit_offset"] is True  # what it read is not read again by the next run
+    assert deferred.value.timeout.total_seconds() == sensor.timeout
+
+
+def test_monitoring_runs_daily_and_after_each_promotion_and_updates_its_asset(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule
+
+    from flightdelay.ops.airflow_assets import MODEL_MONITORING
+
+    monitoring = dagbag.dags["flight_delay_monitoring"]
+    assert isinstance(monitoring.timetable, AssetOrTimeSchedule)
+    assert _asset_names(monitoring.timetable.asset_condition) == {"current_model"}
+    assert [a.name for a in monitoring.get_task("publish_report").outlets] == [MODEL_MONITORING.name]
+    assert monitoring.get_task("monitor_model").task_type == "SparkSubmitOperator"
+    # the retrain event goes only when the window drifted
+    assert monitoring.get_task("request_retrain").upstream_task_ids == {"drift_detected"}

@@ -8,21 +8,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("unit-pipeline")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 ROWS = [
     # Carrier, Origin, Dest, DepDelay, Distance, DayOfMonth, DayOfWeek, DayOfYear, ArrDelay
     ("AA", "JFK", "LAX", -5.0, 2475.0, 1, 2, 1, -20.0),

@@ -77,6 +77,11 @@ def test_airflow_connections_come_from_settings(settings):
     assert (spark["host"], spark["port"]) == ("spark://127.0.0.1", 7077)
     kafka = json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])
     assert kafka["extra"]["bootstrap.servers"] == "127.0.0.1:9092"
+    # the canary sensor's own group: it never scans the response topic from its start (the DAG
+    # commits the group at the topic's end before each canary) and logs in like every client
+    canary = json.loads(env["AIRFLOW_CONN_KAFKA_CANARY"])["extra"]
+    assert (canary["group.id"], canary["enable.auto.commit"]) == ("airflow-canary", False)
+    assert canary["sasl.mechanism"] == "SCRAM-SHA-256" and canary["sasl.username"] == kafka["extra"]["sasl.username"]
     mongo = json.loads(env["AIRFLOW_CONN_MONGO_DEFAULT"])
     assert (mongo["host"], mongo["port"], mongo["schema"]) == ("127.0.0.1", 27017, "agile_data_science")
     webhdfs = json.loads(env["AIRFLOW_CONN_WEBHDFS_DEFAULT"])

@@ -78,6 +78,16 @@ def test_second_start_changes_nothing(service):
     assert service.pid() == pid
 
 
+def test_launch_starts_without_waiting_and_only_once(service):
+    assert service.launch(log=lambda _: None) is True
+    pid = service.pid()
+    assert pid is not None and service.wanted
+    assert service.launch(log=lambda _: None) is False  # running (healthy or not yet): left alone
+    assert service.pid() == pid
+    service.wait_healthy(log=lambda _: None)
+    assert service.status().state == "healthy"
+
+
 def test_stale_pid_file_is_recovered(service):
     service.pid_file.parent.mkdir(parents=True, exist_ok=True)
     dead = psutil.Popen([sys.executable, "-c", "pass"])

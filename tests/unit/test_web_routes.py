@@ -260,6 +260,12 @@ def test_unknown_id_with_mongo_down_is_503(client):
     assert reply.json["service"] == "mongodb"
 
 
+def test_the_ops_page_says_mongo_is_down(client):
+    reply = client.get("/ops")
+    assert reply.status_code == 503
+    assert "monitoring reports (MongoDB) did not answer" in reply.get_data(as_text=True)
+
+
 def test_a_stream_says_mongo_is_down_then_times_out(client):
     reply = client.get(STREAM.format(uuid.uuid4()))
     names = [name for name, _ in parse_sse(reply.get_data(as_text=True))]
