@@ -66,8 +66,10 @@ def imported_history(airflow_client, settings) -> int:
         run = run_dag(airflow_client, "flight_data_import", timeout=1500)
         if task_succeeded(airflow_client, run, "announce_history"):
             _history_updated_since.append(since)
+    from flightdelay.store.bulk import count_all
+
     with MongoClient(settings.mongo_uri) as client:
-        return client[settings.mongo_database][settings.flights_collection].count_documents({})
+        return count_all(client[settings.mongo_database], settings, settings.flights_collection)
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,15 @@ def test_retention_deletes_only_predictions_past_the_window(scratch, settings):
     assert (report.deleted, report.days, report.cutoff) == (2, 2, "2026-11-01")
 
 
+def test_a_whole_collection_count_from_the_table_agrees_with_ferretdb(scratch, settings):
+    from flightdelay.store.bulk import count_all
+
+    flights = scratch[settings.flights_collection]
+    assert count_all(scratch, settings, settings.flights_collection) == 0  # no table yet
+    _fill(flights, 1_234, _document)
+    assert count_all(scratch, settings, settings.flights_collection) == flights.count_documents({}) == 1_234
+
+
 def test_the_history_keeps_its_window(scratch, settings):
     settings = dataclasses.replace(settings, history_window_days=10)
     days = [str(date(2013, 1, 1) + timedelta(days=n)) for n in range(15)]
