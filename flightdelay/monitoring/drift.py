@@ -99,10 +99,10 @@ def drift_verdict(features: list[FeatureDrift], rows: int, threshold: float = DR
     requests. Names the features over the threshold, worst first."""
     over = sorted((f for f in features if f.psi > threshold), key=lambda f: -f.psi)
     enough = rows >= MIN_ROWS
-    if not features:
-        reason = "no reference profile to compare with"
-    elif not enough:
+    if not enough:
         reason = f"only {rows} predictions in the window (at least {MIN_ROWS} needed to judge drift)"
+    elif not features:
+        reason = "no reference profile to compare with"
     elif over:
         reason = "PSI above {:g}: {}".format(threshold, ", ".join(f"{f.feature} {f.psi:.2f}" for f in over))
     else:

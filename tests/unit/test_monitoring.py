@@ -71,6 +71,7 @@ def test_no_verdict_of_drift_on_too_few_rows_or_without_a_profile():
     few = drift_verdict(drifts({"0": 1, "1": 50}), rows=MIN_ROWS - 1)
     assert few["drifted"] is False and "at least" in few["reason"]
     assert drift_verdict([], rows=10_000)["drifted"] is False
+    assert drift_verdict([], rows=0)["reason"].startswith("only 0 predictions")  # an idle window
 
 
 def test_a_stable_window_is_not_drift():
