@@ -157,6 +157,11 @@ class Settings:
     spark_worker_cores: int = field(default_factory=lambda: _env_int("SPARK_WORKER_CORES", 1))
     spark_worker_memory: str = field(default_factory=lambda: _env("SPARK_WORKER_MEMORY", "2g"))
     spark_daemon_heap: str = field(default_factory=lambda: _env("SPARK_DAEMON_HEAP", "256m"))
+    # class-data sharing for the embedded JVM services and the scorer (flightdelay/ops/jvm.py);
+    # compose turns it off: its executors run in other containers than the scorer's driver
+    jvm_class_sharing: bool = field(
+        default_factory=lambda: _env("JVM_CLASS_SHARING", "on").lower() not in ("off", "0", "false", "no")
+    )
 
     # Airflow
     airflow_host: str = field(default_factory=lambda: _env("AIRFLOW_HOST", "127.0.0.1"))
@@ -248,6 +253,11 @@ class Settings:
     @property
     def secrets_dir(self) -> Path:
         return self.var_dir / "secrets"
+
+    @property
+    def class_archive_dir(self) -> Path | None:
+        """Where the JVMs' class archives live, None when class-data sharing is off."""
+        return self.var_dir / "cds" if self.jvm_class_sharing else None
 
     @property
     def topics(self) -> tuple[str, ...]:

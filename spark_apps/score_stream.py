@@ -25,6 +25,7 @@ A query stopped by an HDFS outage is restarted in this process once HDFS takes w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -47,9 +48,11 @@ from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
 from flightdelay.model.scope import ModelScope
+from flightdelay.ops.scorer import EXECUTOR_ARCHIVE
+from flightdelay.ops.spark import missing_class_archive
 from flightdelay.scoring import compiled_cache
 from flightdelay.scoring.dead_letters import undelivered_letter
-from flightdelay.scoring.kafka_reads import read_records, warm_up_executor
+from flightdelay.scoring.kafka_reads import read_records, record_executor_classes, warm_up_executor
 from flightdelay.scoring.metrics import ScorerMetrics
 from flightdelay.scoring.model_holder import ModelHolder
 from flightdelay.scoring.recovery import RestartBudget, first_line
@@ -64,10 +67,11 @@ from flightdelay.scoring.serving import (
 )
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
 from flightdelay.settings import get_settings
-from flightdelay.waiting import wait_until
+from flightdelay.waiting import WaitTimeout, wait_until
 
 APP_NAME = "score_stream"
 DISTANCES_REFRESH_SECONDS = 600
+BACKLOG_WAIT_S = 2.0  # how long the warm-up looks for requests waiting for the query's first batch
 
 
 def log(message: str) -> None:
@@ -336,7 +340,8 @@ def run(spark: SparkSession, scorer: Scorer, args: argparse.Namespace, clock: Ph
     budget = RestartBudget()
     while True:
         query = start_query(spark, scorer, args)
-        if clock is not None:
+        if clock is not None:  # the first start
+            threading.Thread(target=warm_up, args=(spark, scorer.settings, query), name="warm-up", daemon=True).start()
             clock.lap("query")
             log(f"started in {clock}")
             clock = None
@@ -350,6 +355,24 @@ def run(spark: SparkSession, scorer: Scorer, args: argparse.Namespace, clock: Ph
                 raise
             log(f"query stopped: {reason}; restarting it in this process")
             recover(scorer, reason)
+
+
+def warm_up(spark: SparkSession, settings, query: StreamingQuery) -> None:
+    """Warm the new executor up unless requests are already waiting (after a restart): then the
+    first micro-batch does that, and a warm-up task would only hold up its read on the executor's
+    one core. Once the executor is warm, it archives its classes if it has no archive yet."""
+    try:
+        wait_until(lambda: None if query.status.get("isDataAvailable") else "none yet", "waiting requests",
+                   timeout=BACKLOG_WAIT_S, interval=0.2)  # fmt: skip
+    except WaitTimeout:
+        warm_up_executor(spark, settings, log)
+    else:
+        log("requests are waiting: the first micro-batch warms the executor up")
+        with contextlib.suppress(WaitTimeout):
+            wait_until(lambda: None if query.lastProgress else "running", "the first micro-batch", timeout=120)
+    archive = missing_class_archive(settings, EXECUTOR_ARCHIVE)
+    if archive is not None:
+        record_executor_classes(spark, archive, log)
 
 
 def main(argv: list[str]) -> int:
@@ -373,8 +396,6 @@ def main(argv: list[str]) -> int:
     log(f"scoring with model {loaded.version}")
     scorer.models.start()
     spark.streams.addListener(SlowBatchReporter(scorer.metrics))
-    warming = threading.Thread(target=warm_up_executor, args=(spark, settings, log), name="warm-up", daemon=True)
-    warming.start()  # while the query starts: its first batch then finds the executor warm
     clock.lap("model")
     return run(spark, scorer, args, clock)
 

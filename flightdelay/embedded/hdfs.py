@@ -1,6 +1,8 @@
 """HDFS: one NameNode and one DataNode from Maven Central jars (org.apache.hadoop:hadoop-hdfs).
 
-Install: java/hadoop/pom.xml. Config: var/hdfs/conf/{core,hdfs}-site.xml, written at every start.
+Install: java/hadoop/pom.xml. Config: var/hdfs/conf/{core,hdfs}-site.xml, written at every start,
+and the same files in var/hdfs/conf.jar, which is what the daemons' classpath holds (a JVM that
+shares its classes refuses a folder there; see flightdelay/ops/jvm.py).
 The NameNode is formatted once (var/hdfs/name/current/VERSION). Replication 1, WebHDFS on. The
 DataNode advertises 127.0.0.1 so that WebHDFS redirects and block reads reach it from this host.
 
@@ -16,6 +18,8 @@ probes and the platform's folders): WebHDFS writers (NiFi, the hdfs package) get
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -105,22 +109,39 @@ class _HdfsDaemon(Service):
             )
         )
         (self.conf_dir / "log4j.properties").write_text(LOG4J)
+        self._write_conf_jar()
 
-    def java(self) -> list[str]:
+    @property
+    def conf_jar(self) -> Path:
+        return self.home / "conf.jar"
+
+    def _write_conf_jar(self) -> None:
+        """The config files as a jar, rewritten only when they changed: its size and time are part
+        of the class archive's fingerprint."""
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as jar:
+            for name in ("core-site.xml", "hdfs-site.xml", "log4j.properties"):
+                entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # the same bytes every time
+                jar.writestr(entry, (self.conf_dir / name).read_bytes())
+        if not self.conf_jar.exists() or self.conf_jar.read_bytes() != packed.getvalue():
+            self.conf_jar.write_bytes(packed.getvalue())
+
+    def java(self, share_classes: bool = False) -> list[str]:
         options = [
             *JAVA17_OPENS,
             f"-Dhadoop.log.dir={self.home / 'logs'}",
             "-Dhadoop.root.logger=INFO,console",
             f"-Dhadoop.home.dir={self.home}",
         ]
-        class_path = classpath(self.conf_dir, jar_dir(self.settings, "hadoop"))
-        return java_command(java_home(self.settings), self.settings.hdfs_heap, class_path, options)
+        class_path = classpath(self.conf_jar, jar_dir(self.settings, "hadoop"))
+        sharing = (self.settings.class_archive_dir, self.name) if share_classes else None
+        return java_command(java_home(self.settings), self.settings.hdfs_heap, class_path, options, sharing)
 
     def environment(self) -> dict[str, str]:
         return {"HADOOP_CONF_DIR": str(self.conf_dir), "HADOOP_USER_NAME": self.settings.hdfs_user}
 
     def command(self) -> list[str]:
-        return [*self.java(), self.main_class]
+        return [*self.java(share_classes=True), self.main_class]
 
 
 class NameNode(_HdfsDaemon):

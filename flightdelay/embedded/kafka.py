@@ -94,10 +94,14 @@ class Kafka(Service):
             ]
         )
 
-    def _java(self) -> list[str]:
-        options = [f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", f"-Dkafka.logs.dir={self.home / 'logs'}"]
+    def _java(self, share_classes: bool = False) -> list[str]:
+        options = [
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+        ]
         class_path = classpath(jar_dir(self.settings, "kafka"))
-        return java_command(java_home(self.settings), self.settings.kafka_heap, class_path, options)
+        sharing = (self.settings.class_archive_dir, self.name) if share_classes else None
+        return java_command(java_home(self.settings), self.settings.kafka_heap, class_path, options, sharing)
 
     def prepare(self) -> None:
         write_private(self.config_file, self.server_properties())
@@ -112,7 +116,7 @@ class Kafka(Service):
         )
 
     def command(self) -> list[str]:
-        return [*self._java(), "kafka.Kafka", str(self.config_file)]
+        return [*self._java(share_classes=True), "kafka.Kafka", str(self.config_file)]
 
     def probe(self) -> str | None:
         return kafka.broker_problem(self.settings)

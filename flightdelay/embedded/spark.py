@@ -13,7 +13,7 @@ from flightdelay.ops import spark
 from flightdelay.ops.errors import NotInstalledError
 from flightdelay.ops.hdfs import CLIENT_CONFIG
 from flightdelay.ops.service import Service
-from flightdelay.ops.spark import spark_environment, spark_home
+from flightdelay.ops.spark import spark_home
 from flightdelay.settings import Settings
 
 
@@ -30,10 +30,11 @@ class _SparkDaemon(Service):
             raise NotInstalledError(f"{self.spark_class} is missing: run `make install` (pyspark)")
 
     def environment(self) -> dict[str, str]:
-        return spark_environment(self.settings)
+        options = " ".join(spark.sharing_java_options(self.settings, self.name))
+        return {**spark.sharing_environment(self.settings), "SPARK_DAEMON_JAVA_OPTS": options}
 
     def prepare(self) -> None:
-        conf = self.settings.var_dir / "spark" / "conf"
+        conf = spark.conf_dir(self.settings)
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "log4j2.properties").write_text(
             "rootLogger.level = warn\nrootLogger.appenderRef.stdout.ref = console\n"
@@ -45,6 +46,8 @@ class _SparkDaemon(Service):
         # every application's HDFS client (checkpoints, models, prediction files) writes with
         # replication 1 and closes small files without the default 400 ms first retry
         defaults = "".join(f"spark.hadoop.{key} {value}\n" for key, value in CLIENT_CONFIG.items())
+        # executors find no config on their classpath (see ops.spark.sharing_environment)
+        defaults += f"spark.executor.extraJavaOptions -Dlog4j2.configurationFile={conf / 'log4j2.properties'}\n"
         (conf / "spark-defaults.conf").write_text(defaults)
 
 

@@ -194,10 +194,12 @@ class NiFiConfig:
             f"-Dorg.apache.nifi.management.server.address={self.settings.bind_host}:{management_port(self.settings)}",
             f"-Dorg.apache.nifi.bootstrap.config.log.dir={self.log_dir}",
             "-Dapp=NiFi",
+            # by path, not with conf/ on the classpath: a JVM that shares its classes refuses a folder there
+            f"-Dlogback.configurationFile={self.conf_dir / 'logback.xml'}",
         ]
-        # conf/ first on the classpath: NiFi finds logback.xml there
-        class_path = f"{self.conf_dir}:{self.lib_dir}/*"
-        return [*java_command(self.java_home, self.settings.nifi_heap, class_path, options), MAIN_CLASS]
+        class_path = f"{self.lib_dir}/*"
+        sharing = (self.settings.class_archive_dir, "nifi")
+        return [*java_command(self.java_home, self.settings.nifi_heap, class_path, options, sharing), MAIN_CLASS]
 
     # --- configuration ------------------------------------------------------------------------------
     def write_all(self) -> None:

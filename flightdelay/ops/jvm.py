@@ -2,12 +2,24 @@
 
 Kafka, the HDFS NameNode and DataNode and NiFi run as plain ``java`` processes built here (the Spark
 daemons start through pyspark's spark-class, which reads SPARK_DAEMON_MEMORY instead).
+
+Class-data sharing: a JVM service maps the classes it loaded last time from an archive instead of
+finding, parsing and verifying them again; on two busy cores that is most of a JVM's start. The
+scorer's driver, measured: started in 18-20 s without, 10-12 s with, on 40 % less CPU. The first
+start records the archive, which the JVM writes as it stops gracefully (`down`, a redeploy); every
+later start maps it. The archive's name carries a fingerprint of the java and the classpath, so an
+upgraded jar or JDK records a new archive rather than having the old one refused. The JVM refuses a
+classpath holding a non-empty folder, so a service that shares its classes names its config files
+by path (``-D...configurationFile``) instead of putting their folder on the classpath.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Sequence
 
@@ -75,7 +87,83 @@ def heap(size: str) -> list[str]:
     ]
 
 
-def java_command(java_home: Path | str, max_heap: str, class_path: str, options: Sequence[str] = ()) -> list[str]:
+def java_command(java_home: Path | str, max_heap: str, class_path: str, options: Sequence[str] = (),
+                 share_classes: tuple[Path | None, str] | None = None) -> list[str]:
     """``java`` of ``java_home`` with the heap options, ``options`` and the classpath; the caller
-    appends the main class and its arguments."""
-    return [str(Path(java_home) / "bin" / "java"), *heap(max_heap), *options, "-cp", class_path]
+    appends the main class and its arguments. ``share_classes`` = (folder, name) maps or records
+    that service's class archive (see class_sharing); a folder of None means sharing is off."""
+    java = Path(java_home) / "bin" / "java"
+    sharing = class_sharing(*share_classes, java, class_path) if share_classes and share_classes[0] else []
+    return [str(java), *heap(max_heap), *options, *sharing, "-cp", class_path]
+
+
+# the first four bytes of a complete archive: a dynamic one (JDK 17's ArchiveClassesAtExit) and a
+# static one (JDK 25's AOT cache); the JVM writes the header last, so a dump cut short has neither
+ARCHIVE_MAGICS = (0xF00BABA8, 0xF00BABA2)
+FINGERPRINT_CHARS = 12
+
+
+def java_major(java: Path | str) -> int:
+    """The feature version of a ``bin/java`` (17, 25, ...), from its runtime's ``release`` file."""
+    release = Path(os.path.realpath(java)).parent.parent / "release"
+    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text() if release.exists() else "", re.MULTILINE)
+    return int(match.group(1)) if match else 17
+
+
+def _class_path_files(class_path: str) -> list[Path]:
+    files = []
+    for entry in class_path.split(":"):
+        folder = Path(entry[:-2]) if entry.endswith("/*") else None
+        files.extend(sorted(folder.glob("*.jar")) if folder else [Path(entry)])
+    return files
+
+
+def fingerprint(java: Path | str, class_path: str) -> str:
+    """What an archive depends on: the runtime (its JVM and base archive) and every classpath file."""
+    runtime = Path(os.path.realpath(java)).parent.parent
+    digest = hashlib.sha256(str(runtime).encode())
+    server = runtime / "lib" / "server"
+    watched = [runtime / "release", server / "libjvm.so", server / "classes.jsa"]
+    for path in [*watched, *_class_path_files(class_path)]:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+def complete_archive(path: Path) -> bool:
+    try:
+        with path.open("rb") as archive:
+            return int.from_bytes(archive.read(4), "little") in ARCHIVE_MAGICS
+    except OSError:
+        return False
+
+
+def class_archive(folder: Path, name: str, java: Path | str, class_path: str) -> Path:
+    return folder / f"{name}-{fingerprint(java, class_path)}.jsa"
+
+
+def class_sharing(folder: Path, name: str, java: Path | str, class_path: str, on_request: bool = False) -> list[str]:
+    """JVM options that map ``name``'s class archive in ``folder``, or record it when there is none
+    yet for this java and classpath (older archives of ``name`` are removed then): at exit, or with
+    ``on_request`` when dump_classes asks (JDK 17), for a JVM that is killed rather than stopped."""
+    archive = class_archive(folder, name, java, class_path)
+    aot = java_major(java) >= 25  # JDK 25's AOT cache; its runtime from PyPI has no base archive
+    if complete_archive(archive):
+        return [f"-XX:AOTCache={archive}" if aot else f"-XX:SharedArchiveFile={archive}"]
+    folder.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(rf"{re.escape(name)}-[0-9a-f]{{{FINGERPRINT_CHARS}}}\.jsa")
+    for old in folder.iterdir():
+        if pattern.fullmatch(old.name):
+            old.unlink(missing_ok=True)
+    if on_request:
+        return [] if aot else ["-XX:+RecordDynamicDumpInfo"]
+    return [f"-XX:AOTCacheOutput={archive}" if aot else f"-XX:ArchiveClassesAtExit={archive}"]
+
+
+def dump_classes(pid: int, java: Path | str, archive: Path) -> str:
+    """Have the running JVM ``pid`` (started with -XX:+RecordDynamicDumpInfo) write the archive of
+    the classes it has loaded; jcmd's answer."""
+    jcmd = Path(java).parent / "jcmd"
+    done = subprocess.run([str(jcmd), str(pid), "VM.cds", "dynamic_dump", str(archive)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return (done.stdout + done.stderr).strip()

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
+
+import psutil
 
 from flightdelay.ops.errors import ServiceError
 
@@ -58,3 +61,29 @@ def tail(path: Path, lines: int = 40) -> str:
         handle.seek(max(0, size - 64 * 1024))
         text = handle.read().decode("utf-8", errors="replace")
     return "\n".join(line[:400] for line in text.splitlines()[-lines:])
+
+
+def wait_gone(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until each process has exited; those still running after ``timeout`` are returned.
+    A zombie counts as exited once its last thread is: reaping an orphan is its new parent's
+    business (a container's init took 1.5 s, where psutil.wait_procs waits for it). Before that it
+    is a leader whose other threads are still exiting, and they hold its ports and files."""
+    deadline = time.monotonic() + timeout
+    running = list(procs)
+    while running:
+        running = [proc for proc in running if _running(proc)]
+        if not running or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return running
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        if not proc.is_running():  # gone, or its pid reused
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE or len(os.listdir(f"/proc/{proc.pid}/task")) > 1
+    except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True

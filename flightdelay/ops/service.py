@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import psutil
 
 from flightdelay.ops.errors import ServiceError
-from flightdelay.ops.processes import port_open, tail
+from flightdelay.ops.processes import port_open, tail, wait_gone
 from flightdelay.settings import Settings
 from flightdelay.waiting import WaitTimeout, wait_until
 
@@ -171,7 +171,7 @@ class Service:
             except (ProcessLookupError, psutil.Error):
                 pass
         # gone before the successor starts: PostgreSQL refuses to start while an old backend lives
-        psutil.wait_procs(killed, timeout=10)
+        wait_gone(killed, timeout=10)
         self.pid_file.unlink(missing_ok=True)
         self._marker_file.unlink(missing_ok=True)
 
@@ -349,8 +349,7 @@ class Service:
                 _kill_group(pid)
                 proc.wait(10)
             # workers it forked that outlived it (LocalExecutor, gunicorn) belong to us too
-            gone, alive = psutil.wait_procs(children, timeout=5)
-            for child in alive:
+            for child in wait_gone(children, timeout=5):
                 child.kill()
         except psutil.NoSuchProcess:
             pass

@@ -5,19 +5,23 @@ spark-submit and the Python workers need, the Kafka connector jars, and the mast
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import requests
 
-from flightdelay.ops.jvm import jar_dir, java_home
+from flightdelay.ops.jvm import class_archive, class_sharing, complete_archive, jar_dir, java_home
 from flightdelay.settings import Settings
 
 
 def spark_home() -> Path:
     import pyspark
 
-    return Path(pyspark.__file__).resolve().parent
+    home = Path(pyspark.__file__).resolve().parent
+    if not (home / "jars").is_dir() and os.environ.get("SPARK_HOME"):
+        return Path(os.environ["SPARK_HOME"])  # a driver under spark-submit imports pyspark from a zip
+    return home
 
 
 def spark_environment(settings: Settings) -> dict[str, str]:
@@ -30,9 +34,51 @@ def spark_environment(settings: Settings) -> dict[str, str]:
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "SPARK_DAEMON_MEMORY": settings.spark_daemon_heap,
         "SPARK_LOG_DIR": str(settings.var_dir / "log"),
-        "SPARK_CONF_DIR": str(settings.var_dir / "spark" / "conf"),
+        "SPARK_CONF_DIR": str(conf_dir(settings)),
         "HADOOP_USER_NAME": settings.hdfs_user,
     }
+
+
+def conf_dir(settings: Settings) -> Path:
+    """spark-defaults.conf and log4j2.properties, written by the embedded master and workers."""
+    return settings.var_dir / "spark" / "conf"
+
+
+def sharing_environment(settings: Settings) -> dict[str, str]:
+    """spark_environment for a JVM that shares its classes (the daemons, the scorer): the JVM
+    refuses a non-empty folder on the classpath, and spark-class always puts SPARK_CONF_DIR there,
+    so it points at an empty folder; these JVMs name their config files by path instead."""
+    if settings.class_archive_dir is None:
+        return spark_environment(settings)
+    empty = settings.var_dir / "spark" / "classpath"
+    empty.mkdir(parents=True, exist_ok=True)
+    return {**spark_environment(settings), "SPARK_CONF_DIR": str(empty)}
+
+
+def sharing_class_path(settings: Settings) -> str:
+    """The classpath spark-class and the workers give a JVM under sharing_environment."""
+    return f"{sharing_environment(settings)['SPARK_CONF_DIR']}:{spark_home()}/jars/*"
+
+
+def sharing_java_options(settings: Settings, name: str, on_request: bool = False) -> list[str]:
+    """The log config by path, and the class archive ``name`` of a JVM that spark-class or a
+    worker starts (see jvm.class_sharing for ``on_request``)."""
+    if settings.class_archive_dir is None:
+        return []  # SPARK_CONF_DIR is the config folder itself (sharing_environment)
+    log_config = conf_dir(settings) / "log4j2.properties"
+    options = [f"-Dlog4j2.configurationFile={log_config}"] if log_config.exists() else []
+    java = Path(java_home(settings)) / "bin" / "java"
+    return options + class_sharing(settings.class_archive_dir, name, java, sharing_class_path(settings), on_request)
+
+
+def missing_class_archive(settings: Settings, name: str) -> Path | None:
+    """Where a JVM of sharing_java_options(name, on_request=True) should dump its classes; None
+    when sharing is off or the archive is there."""
+    if settings.class_archive_dir is None:
+        return None
+    java = Path(java_home(settings)) / "bin" / "java"
+    archive = class_archive(settings.class_archive_dir, name, java, sharing_class_path(settings))
+    return None if complete_archive(archive) else archive
 
 
 def kafka_connector_jars(settings: Settings) -> list[str]:

@@ -8,7 +8,9 @@ import signal
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
+import psutil
 import pytest
 from confluent_kafka import Consumer, Producer
 from hdfs import InsecureClient
@@ -20,6 +22,7 @@ from flightdelay.model.registry import ModelRegistry
 from flightdelay.ops.airflow import run_dag
 from flightdelay.ops.scorer import ScoreStream, running_apps
 from flightdelay.store.queries import by_id
+from flightdelay.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -239,6 +242,22 @@ def test_killed_driver_loses_nothing_and_doubles_nothing(deployed, db, settings)
     assert sum(db[settings.predictions_collection].count_documents(by_id(u)) for u in uuids) == len(uuids)
     lines = hdfs_lines(settings)
     assert [u for u in uuids if lines[u] != 1] == []
+
+
+def test_a_restarted_scorers_executor_maps_the_classes_an_earlier_one_archived(deployed, settings):
+    """The first executor dumped its classes once warm (kafka_reads.record_executor_classes); the
+    executor of the scorer restarted above maps them (flightdelay/ops/jvm.py)."""
+
+    def executor_problem() -> str | None:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            command = " ".join(proc.info["cmdline"] or [])
+            if "CoarseGrainedExecutorBackend" in command and "score-stream-executor" in command:
+                maps = Path(f"/proc/{proc.info['pid']}/maps").read_text()
+                archive = f"{settings.var_dir}/cds/score-stream-executor-"
+                return None if archive in maps else f"executor {proc.info['pid']} maps no {archive}*.jsa"
+        return "no executor of the scorer runs"
+
+    wait_until(executor_problem, "the scorer's executor to map its class archive", timeout=90)
 
 
 def copy_as_new_version(db, settings, current: dict) -> str:

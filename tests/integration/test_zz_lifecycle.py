@@ -54,6 +54,16 @@ def test_down_then_up_keeps_kafka_hdfs_mongo_and_airflow_data(settings):
     assert seen == marker.encode(), "the Kafka message did not survive the restart"
 
 
+def test_jvm_services_map_the_class_archive_they_wrote_as_they_stopped(settings):
+    """The restart above: each JVM wrote its classes as it stopped (or had them from an earlier
+    stop), and the new process maps that archive (flightdelay/ops/jvm.py)."""
+    for service in platform.status(["kafka", "hdfs-namenode", "hdfs-datanode"]):
+        maps = Path(f"/proc/{service.pid}/maps").read_text()
+        mapped = {line.split()[-1] for line in maps.splitlines() if line.endswith(".jsa")}
+        ours = [path for path in mapped if path.startswith(f"{settings.var_dir}/cds/{service.name}-")]
+        assert ours, f"{service.name} (pid {service.pid}) maps no class archive of its own: {sorted(mapped)}"
+
+
 def _our_processes(var_dir: Path) -> list[str]:
     """Every service runs in a folder under var/, and so do the processes it forks."""
     found = []

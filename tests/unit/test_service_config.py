@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,6 +19,7 @@ from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.spark import SparkMaster
 from flightdelay.ops import hdfs as ops_hdfs
 from flightdelay.ops.hdfs import CLIENT_CONFIG
+from flightdelay.ops.scorer import ScoreStream
 from flightdelay.settings import Settings
 from flightdelay.store import postgres
 
@@ -208,3 +212,52 @@ def test_airflow_migrates_only_a_schema_it_has_not_migrated(settings, monkeypatc
     revision["now"] = "d2f4e1b3c5a7"
     monkeypatch.setattr(airflow, "_airflow_version", lambda: "9.9.9")  # a new Airflow in the lock
     assert not server._schema_is_current()
+
+
+def test_hdfs_daemons_read_their_config_from_a_jar_rewritten_only_when_it_changes(settings):
+    node = NameNode(settings)
+    node.write_config()
+    with zipfile.ZipFile(node.conf_jar) as jar:
+        assert sorted(jar.namelist()) == ["core-site.xml", "hdfs-site.xml", "log4j.properties"]
+        assert jar.read("hdfs-site.xml") == (node.conf_dir / "hdfs-site.xml").read_bytes()
+    written = node.conf_jar.stat().st_mtime_ns
+    time.sleep(0.01)
+    DataNode(settings).write_config()  # the same config: the class archives' fingerprint must hold
+    assert node.conf_jar.stat().st_mtime_ns == written
+    class_path = node.java()[node.java().index("-cp") + 1]
+    assert class_path.split(":")[0] == str(node.conf_jar), "a folder on the classpath would refuse class sharing"
+
+
+def test_jvm_services_share_their_classes_unless_turned_off(settings, monkeypatch):
+    node = NameNode(settings)
+    node.write_config()
+    assert any(o.startswith("-XX:ArchiveClassesAtExit=") for o in node.command())
+    assert not any("Archive" in o for o in node.java()), "a one-off command (the format) must not record"
+    assert any(o.startswith("-XX:ArchiveClassesAtExit=") for o in Kafka(settings).command())
+    monkeypatch.setenv("JVM_CLASS_SHARING", "off")
+    off = Settings()
+    assert not any("Archive" in o for o in Kafka(off).command())
+    scorer = ScoreStream(off)  # compose: the config folder stays on the classpath, as before
+    assert scorer.environment()["SPARK_CONF_DIR"] == str(off.var_dir / "spark" / "conf")
+    assert not any("-XX:" in o or "extraJavaOptions" in o for o in scorer.command())
+
+
+def test_spark_daemons_and_the_scorer_get_an_empty_classpath_folder_and_name_their_config(settings):
+    master = SparkMaster(settings)
+    master.prepare()
+    environment = master.environment()
+    empty = Path(environment["SPARK_CONF_DIR"])
+    assert empty.is_dir() and not any(empty.iterdir())
+    log_config = settings.var_dir / "spark" / "conf" / "log4j2.properties"
+    assert f"-Dlog4j2.configurationFile={log_config}" in environment["SPARK_DAEMON_JAVA_OPTS"]
+    assert "-XX:ArchiveClassesAtExit=" in environment["SPARK_DAEMON_JAVA_OPTS"]
+
+    scorer = ScoreStream(settings)
+    assert scorer.environment()["SPARK_CONF_DIR"] == str(empty)
+    command = scorer.command()
+    defaults = settings.var_dir / "spark" / "conf" / "spark-defaults.conf"
+    assert command[command.index("--properties-file") + 1] == str(defaults)
+    assert "-XX:ArchiveClassesAtExit=" in command[command.index("--driver-java-options") + 1]
+    # the worker kills an executor before it could write its archive at exit: it dumps on request
+    assert "spark.executor.extraJavaOptions=" in " ".join(command)
+    assert "-XX:+RecordDynamicDumpInfo" in " ".join(command)
