@@ -151,3 +151,70 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+CLUSTER_JOB = r"""
+import os, sys, time
+from pyspark.sql import SparkSession
+master, folder = sys.argv[1], sys.argv[2]
+spark = (SparkSession.builder.master(master).appName("cluster-check")
+         .config("spark.cores.max", "2").config("spark.executor.cores", "1")
+         .config("spark.executor.memory", "512m").getOrCreate())
+sc = spark.sparkContext
+# wait until an executor registered on each worker, then run enough tasks to reach both
+deadline = time.time() + 60
+while sc._jsc.sc().getExecutorMemoryStatus().size() < 3 and time.time() < deadline:
+    time.sleep(0.5)
+for d in sc.parallelize(range(40), 8).map(lambda _: os.getcwd()).distinct().collect():
+    print("EXECUTOR_DIR", d)
+spark.range(100).selectExpr("id", "id * 2 AS twice").write.mode("overwrite").parquet(f"{folder}/parquet")
+back = spark.read.parquet(f"{folder}/parquet")
+print("ROWS", back.count(), "SUM", back.groupBy().sum("twice").first()[0])
+spark.range(1000).repartition(3).write.mode("overwrite").json(f"{folder}/spark")
+spark.stop()
+"""
+
+
+@pytest.fixture(scope="session")
+def cluster_job(settings, tmp_path_factory):
+    """One Spark application as the platform submits one, on both workers, shared by the checks
+    of the cluster (test_spark), of HDFS round trips (test_hdfs) and of the replication of what
+    it writes (test_security): each application start costs ~30 s on this machine. The scorer
+    holds a worker's core while it runs: it is stopped for the job and started again."""
+    import contextlib
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from hdfs import InsecureClient
+
+    from flightdelay.ops.spark import master_state, spark_environment
+    from flightdelay.waiting import WaitTimeout, wait_until
+
+    scorer = platform.service("score-stream")
+    was_running = scorer.pid() is not None
+    if was_running:
+        scorer.stop(log=lambda line: None)
+
+    def cores_free() -> str | None:
+        busy = any(w["coresused"] for w in master_state(settings)["workers"])
+        return "a worker's core is still in use" if busy else None
+
+    with contextlib.suppress(WaitTimeout):  # still busy: test_spark then shows where the tasks ran
+        wait_until(cores_free, "both Spark workers to be free", timeout=120, interval=2)
+    folder = f"/tmp/integration/cluster-{uuid.uuid4().hex}"
+    script = tmp_path_factory.mktemp("cluster") / "cluster_job.py"
+    script.write_text(CLUSTER_JOB)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script), settings.spark_master_url, f"{settings.hdfs_uri}{folder}"],
+            env={**os.environ, **spark_environment(settings)},
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        master = master_state(settings)
+    finally:
+        if was_running:
+            scorer.start(log=lambda line: None)
+    yield {"result": result, "folder": folder, "master": master}
+    InsecureClient(settings.webhdfs_url, user=settings.hdfs_user).delete(folder, recursive=True)

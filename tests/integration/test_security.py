@@ -37,7 +37,6 @@ from pymongo.errors import OperationFailure
 from flightdelay.embedded.ferretdb import FerretDB
 from flightdelay.embedded.hdfs import DataNode
 from flightdelay.ops.hdfs import namenode_jmx
-from flightdelay.ops.spark import spark_environment
 from flightdelay.settings import Settings
 from flightdelay.waiting import WaitTimeout, wait_until
 
@@ -233,42 +232,23 @@ def fsck(settings: Settings, path: str) -> dict[str, int]:
     return counts
 
 
-SPARK_WRITE = r"""
-import sys
-from pyspark.sql import SparkSession
-master, path = sys.argv[1], sys.argv[2]
-spark = SparkSession.builder.master(master).appName("replication-check").config("spark.cores.max", "1").getOrCreate()
-spark.range(1000).repartition(3).write.mode("overwrite").json(path)
-spark.stop()
-"""
-
-
-def test_new_files_get_the_clusters_replication(settings, tmp_path):
-    folder = f"/tmp/security/replication-{uuid.uuid4().hex}"
+def test_new_files_get_the_clusters_replication(settings, cluster_job):
+    """A WebHDFS writer (NiFi, the hdfs package) and a Spark application as the platform submits
+    it (the shared cluster job's output: parquet and three JSON parts)."""
+    assert cluster_job["result"].returncode == 0, cluster_job["result"].stderr[-3000:]
+    folder = cluster_job["folder"]
     client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
-    try:
-        # a WebHDFS writer (NiFi, the hdfs package) and a Spark application as the platform submits it
-        client.write(f"{folder}/webhdfs.txt", data="one\n", encoding="utf-8")
-        script = tmp_path / "spark_write.py"
-        script.write_text(SPARK_WRITE)
-        result = subprocess.run(
-            [sys.executable, str(script), settings.spark_master_url, f"{settings.hdfs_uri}{folder}/spark"],
-            env={**os.environ, **spark_environment(settings)},
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr[-3000:]
-        files = [
-            (f"{root[0]}/{name}", status["replication"])
-            for root, _, entries in client.walk(folder, status=True)
-            for name, status in entries
-        ]
-        assert len([f for f, _ in files if "/spark/part-" in f]) >= 3
-        assert [f for f, replication in files if replication != 1] == []
-        report = fsck(settings, folder)
-        assert report["Total blocks (validated)"] >= 4
-        assert report["Under-replicated blocks"] == 0
-    finally:
-        client.delete(folder, recursive=True)
+    client.write(f"{folder}/webhdfs.txt", data="one\n", encoding="utf-8")
+    files = [
+        (f"{root[0]}/{name}", status["replication"])
+        for root, _, entries in client.walk(folder, status=True)
+        for name, status in entries
+    ]
+    assert len([f for f, _ in files if "/spark/part-" in f]) >= 3
+    assert [f for f, replication in files if replication != 1] == []
+    report = fsck(settings, folder)
+    assert report["Total blocks (validated)"] >= 4
+    assert report["Under-replicated blocks"] == 0
 
 
 def test_the_platforms_own_files_are_not_under_replicated(settings):
