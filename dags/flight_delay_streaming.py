@@ -55,8 +55,18 @@ CANARY_DEADLINE_SECONDS = 180
 POKE_SECONDS = 5
 #: how long one poke of check_model_version reads the response topic for its canary's answer
 VERSION_ANSWER_SECONDS = 20
-#: the sensors' shared arguments: short pokes, no slot held between them
-RESCHEDULE = {"mode": "reschedule", "poke_interval": POKE_SECONDS, "timeout": CANARY_DEADLINE_SECONDS}
+#: the sensors' shared arguments: short pokes, no slot held between them. Airflow 3.3 sometimes
+#: fails a reschedule-mode sensor when one poke's process ends after its next poke was queued (its
+#: "success" then looks like a task killed from outside, apache/airflow#71172: twice in one cold
+#: start here). Quick retries ride that out; a real timeout is final (AirflowSensorTimeout is not
+#: retried, and the timeout counts from the first try).
+RESCHEDULE = {
+    "mode": "reschedule",
+    "poke_interval": POKE_SECONDS,
+    "timeout": CANARY_DEADLINE_SECONDS,
+    "retries": 4,
+    "retry_delay": timedelta(seconds=2),
+}
 
 SETTINGS = get_settings()  # topic and collection names only: the hosts come from the connections
 

@@ -93,6 +93,11 @@ class Settings:
     # MongoDB wire protocol (FerretDB in the embedded platform)
     # FerretDB's storage: "postgresql" (indexed look-ups) or "sqlite" (tiny installs, no PostgreSQL)
     mongo_backend: str = field(default_factory=lambda: _env("MONGO_BACKEND", "postgresql"))
+    # on FerretDB/PostgreSQL the scorer writes its predictions into FerretDB's table itself
+    # (flightdelay/store/direct_writes.py); off: through FerretDB's insert like any client
+    store_direct_writes: bool = field(
+        default_factory=lambda: _env("STORE_DIRECT_WRITES", "on").lower() not in ("off", "0", "false", "no")
+    )
     mongo_host: str = field(default_factory=lambda: _env("MONGO_HOST", "127.0.0.1"))
     mongo_port: int = field(default_factory=lambda: _env_int("MONGO_PORT", 27017))
     mongo_database: str = field(default_factory=lambda: _env("MONGO_DATABASE", "agile_data_science"))

@@ -3,8 +3,9 @@
 Every write is idempotent or de-duplicated downstream, because a micro-batch is replayed after a
 crash (Structured Streaming commits offsets only after foreachBatch returns):
 - MongoDB: ``_id`` = UUID; a replayed prediction is a duplicate key and is skipped (a plain
-  insert is cheaper than an upsert). Each document also carries ``ScoredDay``, the UTC day that
-  retention deletes by. The indexes are the store's (flightdelay.store.indexes). The scorer
+  insert is cheaper than an upsert). On FerretDB/PostgreSQL the rows go into FerretDB's table
+  directly (flightdelay.store.direct_writes), where the same unique index skips them. Each
+  document also carries ``ScoredDay``, the UTC day that retention deletes by. The indexes are the store's (flightdelay.store.indexes). The scorer
   inserts one batch behind and restores the newest batch files at start (MongoTrail).
 - HDFS: one JSON Lines file per batch id, replaced on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
@@ -33,6 +34,8 @@ from flightdelay import kafka_auth
 from flightdelay.scoring.dead_letters import letter
 from flightdelay.scoring.recovery import first_line
 from flightdelay.settings import Settings
+from flightdelay.store.direct_writes import PredictionTable, encode_all
+from flightdelay.store.indexes import POSTGRESQL, ferretdb_tables, store_flavour
 from flightdelay.store.retention import scored_day
 
 
@@ -82,6 +85,9 @@ class KafkaSink:
                 "acks": "all",
                 "linger.ms": 2,
                 "compression.type": "lz4",
+                # a Python callback for every delivered message cost ~10 µs each at 5,000/s; only
+                # the failures matter (_deliver), and flush() still waits for every message
+                "delivery.report.only.error": True,
             }
         )
 
@@ -163,15 +169,22 @@ MONGO_OUTAGE_S = 600
 
 def store_unreachable(exc: BaseException) -> bool:
     """MongoDB is down, or FerretDB is up but its PostgreSQL is not (an outage, not a bad record)."""
-    if isinstance(exc, ConnectionFailure):
-        return True
+    import psycopg2
+
+    if isinstance(exc, (ConnectionFailure, psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return True  # psycopg2's: the direct writes' connection (refused, or the server shut down)
     return isinstance(exc, OperationFailure) and "failed to connect to" in str(exc)
 
 
 class MongoSink:
     def __init__(self, settings: Settings):
+        self.settings = settings
         self.client = MongoClient(settings.mongo_uri)
         self.collection = self.client[settings.mongo_database][settings.predictions_collection]
+        # FerretDB/PostgreSQL: written into its table directly (store.direct_writes); found at the
+        # first insert, when the store answers
+        self.direct_possible = settings.store_direct_writes
+        self.table: PredictionTable | None = None
 
     # A MongoDB outage makes the insert wait and retry, up to MONGO_OUTAGE_S: the batch is not
     # failed and replayed (which would send its answers twice), and answers resume as soon as
@@ -187,9 +200,27 @@ class MongoSink:
         """Insert each prediction once; returns how many were new."""
         if not predictions:
             return 0
+        now = datetime.now(timezone.utc).isoformat()  # for a record that names no ScoredAt
+        documents = [{"_id": p["UUID"], **p, "ScoredDay": scored_day(p.get("ScoredAt") or now)} for p in predictions]
+        table = self._direct_table()
+        if table is None:
+            return self._insert_many(documents)
+        rows, others = encode_all(documents)
+        return table.insert(rows) + (self._insert_many(others) if others else 0)
+
+    def _direct_table(self) -> PredictionTable | None:
+        if self.table is None and self.direct_possible:
+            database = self.collection.database
+            if store_flavour(database, self.settings) != POSTGRESQL:
+                self.direct_possible = False
+                return None
+            table = ferretdb_tables(self.settings, database.name).get(self.collection.name)
+            if table is not None:  # else FerretDB creates it at the first insert_many
+                self.table = PredictionTable(self.settings, database.name, table)
+        return self.table
+
+    def _insert_many(self, documents: list[dict]) -> int:
         try:
-            now = datetime.now(timezone.utc).isoformat()  # for a record that names no ScoredAt
-            documents = [{"_id": p["UUID"], **p, "ScoredDay": scored_day(p.get("ScoredAt") or now)} for p in predictions]
             result = self.collection.insert_many(documents, ordered=False)
             return len(result.inserted_ids)
         except BulkWriteError as exc:

@@ -13,6 +13,9 @@ ordinary ``find`` with a projection.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from typing import Iterator, Sequence
 
 import orjson
@@ -64,15 +67,49 @@ def _read_table(settings: Settings, schema: str, table: str, fields: Sequence[st
     query = sql.SQL("SELECT _jsonb::text FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
     with postgres.connect(settings, postgres.FERRETDB, autocommit=False) as connection:
         with connection.cursor(name="flightdelay_bulk_read") as cursor:  # server-side: streamed
-            cursor.itersize = BATCH_ROWS
             cursor.execute(query)
-            for (text,) in cursor:
-                stored = orjson.loads(text)
-                types = stored["$s"]["p"]
-                document = {}
-                for name in fields:
-                    value = stored.get(name)
-                    if type(value) is int and types[name]["t"] == "double":
-                        value = float(value)
-                    document[name] = value
-                yield document
+            for rows in _fetched_ahead(cursor, BATCH_ROWS):
+                for (text,) in rows:
+                    stored = orjson.loads(text)
+                    types = stored["$s"]["p"]
+                    document = {}
+                    for name in fields:
+                        value = stored.get(name)
+                        if type(value) is int and types[name]["t"] == "double":
+                            value = float(value)
+                        document[name] = value
+                    yield document
+
+
+def _fetched_ahead(cursor, size: int) -> Iterator[list]:
+    """The cursor's rows in batches, each next batch fetched by a thread while the caller works on
+    this one: PostgreSQL writes out rows while Python parses them, on two cores instead of taking
+    turns on one (psycopg2 lets go of the GIL while it waits for the server)."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(size)
+                batches.put(rows)
+                if not rows:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            batches.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="bulk-read", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield rows
+    finally:  # also when the caller stops early: unblock the fetcher, then let it end
+        stop.set()
+        while fetcher.is_alive():
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.05)

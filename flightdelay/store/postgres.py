@@ -52,17 +52,16 @@ def sqlalchemy_url(settings: Settings) -> str:
     return url(settings, AIRFLOW, scheme="postgresql+psycopg2")
 
 
-@contextmanager
-def connect(
+def open_connection(
     settings: Settings,
     role: str = SUPERUSER,
     *,
     timeout: float = 5.0,
     password: str | None = None,
     autocommit: bool = True,
-) -> Iterator:
-    """A psycopg2 connection as ``role`` to its database, closed afterwards (autocommit unless a
-    server-side cursor needs a transaction)."""
+):
+    """A psycopg2 connection as ``role`` to its database (autocommit unless a server-side cursor
+    needs a transaction); the caller closes it."""
     import psycopg2
 
     connection = psycopg2.connect(
@@ -75,6 +74,20 @@ def connect(
         application_name="flightdelay",
     )
     connection.autocommit = autocommit
+    return connection
+
+
+@contextmanager
+def connect(
+    settings: Settings,
+    role: str = SUPERUSER,
+    *,
+    timeout: float = 5.0,
+    password: str | None = None,
+    autocommit: bool = True,
+) -> Iterator:
+    """``open_connection``, closed afterwards."""
+    connection = open_connection(settings, role, timeout=timeout, password=password, autocommit=autocommit)
     try:
         yield connection
     finally:

@@ -137,6 +137,67 @@ def test_retention_deletes_only_predictions_past_the_window(scratch, settings):
     assert (report.deleted, report.days, report.cutoff) == (2, 2, "2026-11-01")
 
 
+def _prediction(uuid_: str) -> dict:
+    from flightdelay.contract import prediction_record
+
+    row = {"UUID": uuid_, "Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2026-12-02", "DepDelay": -3.0,
+           "Distance": 2475.0, "DayOfWeek": 3, "Warnings": []}  # fmt: skip
+    return prediction_record(row, 1.0, [0.1, 0.6, 0.2, 0.1], "v1", "2026-12-02T05:00:00+00:00", ["unseen route"], 0.52)
+
+
+def _stored_row(settings: Settings, database: str, table: str, key: str) -> dict:
+    import orjson
+
+    with postgres.connect(settings, postgres.FERRETDB) as connection, connection.cursor() as cursor:
+        cursor.execute(f'SELECT _jsonb::text FROM "{database}"."{table}" WHERE _jsonb -> \'_id\' @> %s::jsonb',
+                       (orjson.dumps(key).decode(),))  # fmt: skip
+        return orjson.loads(cursor.fetchone()[0])
+
+
+def test_the_scorer_writes_a_prediction_exactly_as_ferretdb_stores_it(scratch, settings):
+    """store.direct_writes writes FerretDB's own storage form: same values, same type schema."""
+    from flightdelay.store.direct_writes import stored_form
+
+    predictions = scratch[settings.predictions_collection]
+    document = {"_id": "by-ferretdb", **_prediction("by-ferretdb"), "ScoredDay": "2026-12-02", "Count": 2**40}
+    predictions.insert_one(dict(document))
+    table = ferretdb_tables(settings, scratch.name)[settings.predictions_collection]
+
+    import orjson
+
+    assert orjson.loads(stored_form(document)) == _stored_row(settings, scratch.name, table, "by-ferretdb")
+
+
+def test_the_scorers_direct_inserts_are_read_through_ferretdb_and_skip_replays(scratch, settings):
+    from datetime import datetime, timezone
+
+    from flightdelay.scoring.sinks import MongoSink
+
+    settings = dataclasses.replace(settings, mongo_database=scratch.name)
+    sink = MongoSink(settings)
+    batch = [_prediction(f"direct-{n}") for n in range(3)]
+    odd = {**_prediction("through-ferretdb"), "When": datetime(2026, 12, 2, tzinfo=timezone.utc)}  # a BSON date
+
+    assert sink.insert(batch + [odd]) == 4
+    assert sink.table is not None  # the direct path, not insert_many
+    assert sink.insert(batch + [odd]) == 0  # a replayed batch: every _id already there
+
+    predictions = scratch[settings.predictions_collection]
+    for record in batch:
+        expected = {"_id": record["UUID"], **record, "ScoredDay": "2026-12-02"}
+        assert predictions.find_one(by_id(record["UUID"])) == expected
+    assert predictions.find_one(by_id("through-ferretdb"))["When"] == datetime(2026, 12, 2)
+    assert predictions.count_documents({}) == 4
+
+
+def test_direct_writes_can_be_turned_off(scratch, settings):
+    from flightdelay.scoring.sinks import MongoSink
+
+    sink = MongoSink(dataclasses.replace(settings, mongo_database=scratch.name, store_direct_writes=False))
+    assert sink.insert([_prediction("plain")]) == 1
+    assert sink.table is None
+
+
 def test_a_whole_collection_count_from_the_table_agrees_with_ferretdb(scratch, settings):
     from flightdelay.store.bulk import count_all
 
