@@ -9,7 +9,9 @@ Importing is idempotent: each record's ``_id`` is its natural key
 (FlightDate|Carrier|FlightNum|Origin|Dest|CRSDepTime), so importing the same data again adds
 nothing. By default new keys are inserted and stored ones left alone (the server refuses the
 duplicate ``_id``); ``WriteMode.REPLACE`` upserts every record with ReplaceOne instead, which also
-refreshes changed rows (one indexed look-up per record, so slower than inserting).
+refreshes changed rows (one indexed look-up per record, so slower than inserting). On
+FerretDB/PostgreSQL the new records go into FerretDB's table directly (store.direct_writes), where
+its unique ``_id`` index refuses the stored ones the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from flightdelay.flights.schema import (
 from flightdelay.flights.sources import ChunkCounts, Source, detect_source
 from flightdelay.settings import get_settings
 from flightdelay.store.bulk import read_fields
+from flightdelay.store.direct_writes import DirectTable, direct_table, encode_all
 from flightdelay.store.queries import by_id
 from flightdelay.store.retention import record_history_days
 
@@ -185,8 +188,14 @@ def _documents_by_key(
     return documents, received - len(documents)
 
 
-def _insert_new(collection: Any, documents: list[dict[str, Any]]) -> tuple[int, int]:
-    """insert_many(ordered=False); returns (inserted, refused as duplicate keys)."""
+def _insert_new(collection: Any, documents: list[dict[str, Any]], table: DirectTable | None = None) -> tuple[int, int]:
+    """Insert what is new; returns (inserted, refused as duplicate keys). On FerretDB/PostgreSQL
+    ``table`` takes the rows directly (store.direct_writes), else insert_many(ordered=False)."""
+    if table is not None:
+        rows, others = encode_all(documents)
+        inserted = table.insert(rows)
+        more, refused = _insert_new(collection, others) if others else (0, 0)
+        return inserted + more, len(rows) - inserted + refused
     from pymongo.errors import BulkWriteError
 
     try:
@@ -201,16 +210,20 @@ def _insert_new(collection: Any, documents: list[dict[str, Any]]) -> tuple[int, 
 
 
 def write_chunk(
-    collection: Any, records: Iterable[Mapping[str, Any]], source_kind: str, mode: WriteMode = WriteMode.INSERT
+    collection: Any,
+    records: Iterable[Mapping[str, Any]],
+    source_kind: str,
+    mode: WriteMode = WriteMode.INSERT,
+    table: DirectTable | None = None,
 ) -> ChunkWrite:
-    """Write one chunk of canonical records keyed by their natural key."""
+    """Write one chunk of canonical records keyed by their natural key (``table``: see _insert_new)."""
     from pymongo import ReplaceOne
 
     documents, duplicates_in_chunk = _documents_by_key(records, source_kind)
     if not documents:
         return ChunkWrite(0, 0, duplicates_in_chunk)
     if WriteMode(mode) is WriteMode.INSERT:
-        inserted, already_present = _insert_new(collection, list(documents.values()))
+        inserted, already_present = _insert_new(collection, list(documents.values()), table)
         return ChunkWrite(inserted, already_present, duplicates_in_chunk)
     operations = [ReplaceOne({"_id": key}, document, upsert=True) for key, document in documents.items()]
     result = collection.bulk_write(operations, ordered=False)
@@ -238,6 +251,7 @@ def import_flights(
     collection_name = _settings_collection(collection_name, "flights_collection")
     collection = db[collection_name]
     ensure_flight_indexes(db)
+    table = direct_table(collection, get_settings()) if write_mode is WriteMode.INSERT else None
     days: set[str] = set()
 
     report = ImportReport(
@@ -246,7 +260,7 @@ def import_flights(
     totals = ChunkCounts()
     started = time.perf_counter()
     for chunk in resolved.read(chunk_size=chunk_size, limit=limit):
-        written = write_chunk(collection, chunk.records, resolved.kind, write_mode)
+        written = write_chunk(collection, chunk.records, resolved.kind, write_mode, table)
         days.update(record["FlightDate"] for record in chunk.records)
         report.inserted += written.inserted
         report.already_present += written.already_present

@@ -5,8 +5,9 @@ crash (Structured Streaming commits offsets only after foreachBatch returns):
 - MongoDB: ``_id`` = UUID; a replayed prediction is a duplicate key and is skipped (a plain
   insert is cheaper than an upsert). On FerretDB/PostgreSQL the rows go into FerretDB's table
   directly (flightdelay.store.direct_writes), where the same unique index skips them. Each
-  document also carries ``ScoredDay``, the UTC day that retention deletes by. The indexes are the store's (flightdelay.store.indexes). The scorer
-  inserts one batch behind and restores the newest batch files at start (MongoTrail).
+  document also carries ``ScoredDay``, the UTC day that retention deletes by. The indexes are the
+  store's (flightdelay.store.indexes). The scorer inserts one batch behind and restores the newest
+  batch files at start (MongoTrail).
 - HDFS: one JSON Lines file per batch id, replaced on replay;
 - Kafka response topic: at-least-once; consumers de-duplicate by the key (= UUID).
 A sink that fails raises, so the batch fails and is replayed: nothing accepted is lost. The one
@@ -34,8 +35,7 @@ from flightdelay import kafka_auth
 from flightdelay.scoring.dead_letters import letter
 from flightdelay.scoring.recovery import first_line
 from flightdelay.settings import Settings
-from flightdelay.store.direct_writes import PredictionTable, encode_all
-from flightdelay.store.indexes import POSTGRESQL, ferretdb_tables, store_flavour
+from flightdelay.store.direct_writes import DirectTable, direct_table, encode_all
 from flightdelay.store.retention import scored_day
 
 
@@ -181,10 +181,9 @@ class MongoSink:
         self.settings = settings
         self.client = MongoClient(settings.mongo_uri)
         self.collection = self.client[settings.mongo_database][settings.predictions_collection]
-        # FerretDB/PostgreSQL: written into its table directly (store.direct_writes); found at the
-        # first insert, when the store answers
-        self.direct_possible = settings.store_direct_writes
-        self.table: PredictionTable | None = None
+        # FerretDB/PostgreSQL: written into its table directly (store.direct_writes)
+        self.direct_possible = True
+        self.table: DirectTable | None = None
 
     # A MongoDB outage makes the insert wait and retry, up to MONGO_OUTAGE_S: the batch is not
     # failed and replayed (which would send its answers twice), and answers resume as soon as
@@ -208,15 +207,11 @@ class MongoSink:
         rows, others = encode_all(documents)
         return table.insert(rows) + (self._insert_many(others) if others else 0)
 
-    def _direct_table(self) -> PredictionTable | None:
+    def _direct_table(self) -> DirectTable | None:
+        """Decided at the first insert (the store answers by then), once per scorer process."""
         if self.table is None and self.direct_possible:
-            database = self.collection.database
-            if store_flavour(database, self.settings) != POSTGRESQL:
-                self.direct_possible = False
-                return None
-            table = ferretdb_tables(self.settings, database.name).get(self.collection.name)
-            if table is not None:  # else FerretDB creates it at the first insert_many
-                self.table = PredictionTable(self.settings, database.name, table)
+            self.table = direct_table(self.collection, self.settings)
+            self.direct_possible = self.table is not None
         return self.table
 
     def _insert_many(self, documents: list[dict]) -> int:

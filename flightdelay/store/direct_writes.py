@@ -1,10 +1,11 @@
-"""The scorer's prediction inserts, written straight into FerretDB's PostgreSQL table.
+"""Bulk inserts written straight into FerretDB's PostgreSQL table: the scorer's predictions and
+the import's flights.
 
 At 5,000 predictions/s the MongoDB insert was the scorer's ceiling: FerretDB 1.24 decodes each
 BSON document, re-encodes it as JSON and sends it in INSERTs of 100 rows (a size fixed in its
-embeddable package), ~26 % of a core at 4,800/s on top of PostgreSQL's own work. The scorer's
-insert therefore skips that hop on FerretDB/PostgreSQL, as the bulk reads do (store.bulk): it
-writes the rows FerretDB itself would write, in large statements.
+embeddable package), ~26 % of a core at 4,800/s on top of PostgreSQL's own work. These inserts
+therefore skip that hop on FerretDB/PostgreSQL, as the bulk reads do (store.bulk): they write the
+rows FerretDB itself would write, in large statements.
 
 A row is FerretDB's "sjson": the document's values as JSON plus a ``$s`` schema naming each BSON
 type (what pymongo would send: int32 or int64 for an int, double for a float, and so on), in the
@@ -104,7 +105,19 @@ def stored_form(document: Mapping[str, Any]) -> bytes:
     return b'{"$s":' + schema + b"," + values[1:]
 
 
-class PredictionTable:
+def direct_table(collection: Any, settings: Settings) -> DirectTable | None:
+    """Where to write ``collection``'s documents directly, or None: not FerretDB on PostgreSQL,
+    turned off (STORE_DIRECT_WRITES), or no table yet (FerretDB makes it at the first insert)."""
+    from flightdelay.store.indexes import POSTGRESQL, ferretdb_tables, store_flavour
+
+    database = collection.database
+    if not settings.store_direct_writes or store_flavour(database, settings) != POSTGRESQL:
+        return None
+    table = ferretdb_tables(settings, database.name).get(collection.name)
+    return None if table is None else DirectTable(settings, database.name, table)
+
+
+class DirectTable:
     """Inserts into one FerretDB collection's table; one connection, reopened after a failure."""
 
     def __init__(self, settings: Settings, database: str, table: str):
