@@ -179,7 +179,14 @@ def flight_delay_streaming():
         apply_function_args=[canary["uuid"]],
         poll_timeout=1,
         poll_interval=0,  # the trigger sleeps this long after every other record: read straight on
+        # nothing committed: a retry reads again from where prepare_canary positioned the group, so
+        # it still finds an answer its failed try had already read (each run positions it afresh)
+        commit_offset=False,
         timeout=CANARY_DEADLINE_SECONDS,
+        # a deferred task meets the same race as a rescheduled one when its trigger fires at once
+        # (deferred, scheduled, then up_for_retry within 6 s in a CI run)
+        retries=RESCHEDULE["retries"],
+        retry_delay=RESCHEDULE["retry_delay"],
     )
 
     check_mongo = MongoSensor(

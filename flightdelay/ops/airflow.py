@@ -81,7 +81,7 @@ def connections(settings: Settings) -> dict[str, str]:
         # the deploy DAG's canary check (AwaitMessageSensor on the response topic): its own group,
         # whose offsets the DAG commits at the topic's end just before it sends the canary, so the
         # sensor reads only the answers written since, wherever and whenever it subscribes (never
-        # the whole topic); the sensor commits what it read, nothing commits by itself
+        # the whole topic); nothing else commits (a retried sensor reads again from there)
         "kafka_canary": {
             "conn_type": "kafka",
             "extra": kafka_auth.client_config(
