@@ -2,8 +2,13 @@
 
     .venv/bin/python bench/streaming_latency.py [--rates 5,200] [--seconds 30] [--burst 50000]
                                                 [--sustain 2000,4000 --sustain-seconds 60]
+                                                [--modes driver,executors --cores 1,2]
 
 Needs the platform and a running scorer (`flightdelay run-dag flight_delay_streaming`).
+With --modes, the scorer is restarted once per mode and executor core count (SCORING_ON and
+SCORER_CORES: where each micro-batch is parsed, scored and written), the same runs repeated in
+each, and a table prints the figures side by side; the scorer is restarted as the platform's
+settings say at the end.
 For each rate it produces well-formed requests at that pace for --seconds and measures, per
 request, the time from produce to its response arriving on the response topic: p50, p95, p99.
 A burst of --burst requests produced at once measures how fast the scorer drains a backlog
@@ -123,20 +128,22 @@ def send(producer: Producer, topic: str, key: str, payload: str) -> None:
             producer.poll(0.01)
 
 
-def run_rate(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
+def run_rate(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> str:
     sent = produce_at(producer, rate, seconds)
     watcher.wait_for(sent, timeout=120)
     latencies = [(watcher.arrived[u] - t) * 1000 for u, t in sent.items() if u in watcher.arrived]
     lost = len(sent) - len(latencies)
     if not latencies:
         print(f"{rate:>6.0f} req/s: no response at all: is the scorer running?")
-        return
+        return "no response"
     print(f"{rate:>6.0f} req/s: {len(sent)} sent, p50 {percentile(latencies, .5):7.0f} ms  "
           f"p95 {percentile(latencies, .95):7.0f} ms  p99 {percentile(latencies, .99):7.0f} ms  "
           f"mean {statistics.mean(latencies):7.0f} ms  missing {lost}")  # fmt: skip
+    return f"p50 {percentile(latencies, .5):,.0f} / p99 {percentile(latencies, .99):,.0f} ms" + (
+        f", {lost} missing" if lost else "")  # fmt: skip
 
 
-def run_burst(producer: Producer, watcher: ResponseWatcher, count: int) -> None:
+def run_burst(producer: Producer, watcher: ResponseWatcher, count: int) -> str:
     topic = get_settings().request_topic
     messages = [request(i) for i in range(count)]
     payloads = [(m["UUID"], json.dumps(m)) for m in messages]
@@ -149,15 +156,16 @@ def run_burst(producer: Producer, watcher: ResponseWatcher, count: int) -> None:
     arrivals = sorted(watcher.arrived[k] for k, _ in payloads if k in watcher.arrived)
     if len(arrivals) < 2:
         print(f"burst of {count}: no responses")
-        return
+        return "no responses"
     total = arrivals[-1] - start
     draining = arrivals[-1] - arrivals[0]
     print(f"burst of {count}: produced in {produced:.1f}s; {len(arrivals)} predictions out in {total:.1f}s "
           f"= {len(arrivals) / total:,.0f} predictions/s end to end; backlog drained at "
           f"{(len(arrivals) - 1) / draining:,.0f} predictions/s (first to last response)")  # fmt: skip
+    return f"{(len(arrivals) - 1) / draining:,.0f}/s drained"
 
 
-def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> None:
+def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, seconds: float) -> str:
     sent = produce_at(producer, rate, seconds)
     produced_for = max(sent.values()) - min(sent.values())
     watcher.wait_for(sent, timeout=300)
@@ -165,7 +173,7 @@ def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, sec
     latencies = [(watcher.arrived[u] - t) * 1000 for u, t in ordered if u in watcher.arrived]
     if len(latencies) < 3:
         print(f"{rate:>6.0f} req/s sustained: no responses")
-        return
+        return "no responses"
     third = len(latencies) // 3
     first, last = statistics.median(latencies[:third]), statistics.median(latencies[-third:])
     verdict = "sustained" if last <= max(2 * first, first + 1000) else "NOT sustained (lag grows)"
@@ -175,6 +183,58 @@ def run_sustained(producer: Producer, watcher: ResponseWatcher, rate: float, sec
     step = max(1, len(latencies) // 6)
     trend = [statistics.median(latencies[i : i + step]) for i in range(0, step * 6, step)]
     print(f"        median latency by sixth of the run: {' -> '.join(f'{m:,.0f}' for m in trend)} ms")
+    missing = len(sent) - len(latencies)
+    return f"{' -> '.join(f'{m / 1000:,.1f}' for m in trend)} s" + (f", {missing} missing" if missing else "")
+
+
+def run_all(args: argparse.Namespace, producer: Producer, watcher: ResponseWatcher) -> dict[str, str]:
+    """Every run the arguments ask for, against the scorer as it runs now: label -> figures."""
+    results: dict[str, str] = {}
+    for rate in (float(r) for r in args.rates.split(",") if r):
+        results[f"{rate:,.0f} req/s latency"] = run_rate(producer, watcher, rate, args.seconds)
+    if args.burst:
+        results[f"burst of {args.burst:,}"] = run_burst(producer, watcher, args.burst)
+    sustain_rates = [float(r) for r in args.sustain.split(",") if r]
+    if sustain_rates:
+        # thousands of requests/s come from clients that batch (as the scorer's own producer
+        # does): unbatched sends cost the broker a request each, on the machine being measured
+        batching = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 5, "compression.type": "lz4"})
+        for rate in sustain_rates:
+            label = f"{rate:,.0f} req/s for {args.sustain_seconds:.0f} s: median latency by sixth"
+            results[label] = run_sustained(batching, watcher, rate, args.sustain_seconds)
+    return results
+
+
+def restart_scorer(scoring_on: str | None = None, cores: int | None = None) -> None:
+    """The scorer restarted with these settings (None: the platform's own), warm when this returns."""
+    from dataclasses import replace
+
+    from flightdelay.ops.scorer import ScoreStream
+
+    settings = get_settings()
+    changed = replace(settings, scoring_on=scoring_on or settings.scoring_on,
+                      scorer_cores=cores or settings.scorer_cores)  # fmt: skip
+    scorer = ScoreStream(changed)
+    print(f"-- scorer restarted: scoring on the {changed.scoring_on}, {changed.scorer_cores} executor core(s)",
+          flush=True)  # fmt: skip
+    scorer.stop(log=lambda _: None)
+    scorer.start(log=lambda _: None)
+
+
+def warm_up(producer: Producer, watcher: ResponseWatcher) -> None:
+    """A few requests answered before measuring: a new scorer's first batches load and compile."""
+    for _ in range(3):
+        sent = produce_at(producer, 20, 2)
+        watcher.wait_for(sent, timeout=180)
+
+
+def print_table(results: dict[str, dict[str, str]]) -> None:
+    columns = list(results)
+    labels = list(dict.fromkeys(label for figures in results.values() for label in figures))
+    width = max(len(label) for label in labels)
+    print("\n" + " | ".join([" " * width, *columns]))
+    for label in labels:
+        print(" | ".join([label.ljust(width), *(results[c].get(label, "-") for c in columns)]))
 
 
 def main(argv: list[str]) -> int:
@@ -184,22 +244,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--burst", type=int, default=50_000)
     parser.add_argument("--sustain", default="", help="comma-separated rates to hold, e.g. 2000,5000")
     parser.add_argument("--sustain-seconds", type=float, default=60)
+    parser.add_argument("--modes", default="", help="driver,executors: restart the scorer in each and compare")
+    parser.add_argument("--cores", default="", help="the scorer's executor cores to try in each mode, e.g. 1,2")
     args = parser.parse_args(argv)
     producer = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 0})
     watcher = ResponseWatcher()
     watcher.start()
     try:
-        for rate in (float(r) for r in args.rates.split(",") if r):
-            run_rate(producer, watcher, rate, args.seconds)
-        if args.burst:
-            run_burst(producer, watcher, args.burst)
-        sustain_rates = [float(r) for r in args.sustain.split(",") if r]
-        if sustain_rates:
-            # thousands of requests/s come from clients that batch (as the scorer's own producer
-            # does): unbatched sends cost the broker a request each, on the machine being measured
-            batching = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 5, "compression.type": "lz4"})
-            for rate in sustain_rates:
-                run_sustained(batching, watcher, rate, args.sustain_seconds)
+        modes = [m for m in args.modes.split(",") if m]
+        if not modes:
+            run_all(args, producer, watcher)
+            return 0
+        results: dict[str, dict[str, str]] = {}
+        for mode in modes:
+            for cores in [int(c) for c in args.cores.split(",") if c] or [None]:
+                restart_scorer(mode, cores)
+                warm_up(producer, watcher)
+                results[f"{mode}, {cores or get_settings().scorer_cores} core(s)"] = run_all(args, producer, watcher)
+        print_table(results)
+        restart_scorer()
     finally:
         watcher.stop()
     return 0

@@ -62,14 +62,17 @@ def answer_to(uuid: str, message) -> dict | None:
 
 def assign_since(consumer, topic: str, since_ms: int) -> None:
     """Point a consumer at every partition's first record written at or after `since_ms`."""
-    from confluent_kafka import OFFSET_END, TopicPartition
+    from confluent_kafka import TopicPartition
 
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    wanted = [TopicPartition(topic, p, since_ms) for p in partitions]
-    # offsets_for_times gives each partition's first offset at or after since_ms (-1: none yet,
-    # i.e. start at the partition's end)
-    starts = consumer.offsets_for_times(wanted, timeout=10)
-    consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in starts])
+    # each partition's end first: a partition with no record since since_ms starts there. The
+    # end read afterwards (OFFSET_END, resolved at the first poll) would skip a record written
+    # between the two look-ups (a dead letter lost to a test that way, in CI)
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    # offsets_for_times gives each partition's first offset at or after since_ms (-1: none)
+    starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
+    consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else ends[tp.partition])
+                     for tp in starts])  # fmt: skip
 
 
 def find_by_key(topic: str, key: str, timeout: float = 30.0, since_ms: int | None = None) -> bytes | None:

@@ -43,7 +43,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from flightdelay import kafka_auth
-from flightdelay.contract import prediction_record
 from flightdelay.flights.geo import RouteDistances, load_airports
 from flightdelay.flights.mongo_import import load_known_distances
 from flightdelay.model.registry import ModelRegistry, model_path
@@ -51,21 +50,20 @@ from flightdelay.model.scope import ModelScope
 from flightdelay.ops.scorer import EXECUTOR_ARCHIVE
 from flightdelay.ops.spark import missing_class_archive
 from flightdelay.scoring import compiled_cache
-from flightdelay.scoring.dead_letters import undelivered_letter
-from flightdelay.scoring.kafka_reads import read_records, record_executor_classes, warm_up_executor
+from flightdelay.scoring.batch_work import PhaseClock, newest_request_age, score_records, send_answers
+from flightdelay.scoring.kafka_reads import read_records, record_columns, record_executor_classes, warm_up_executor
 from flightdelay.scoring.metrics import ScorerMetrics
 from flightdelay.scoring.model_holder import ModelHolder
+from flightdelay.scoring.on_executors import PHASES, SUMMARY_SCHEMA, Shipments, score_partitions
 from flightdelay.scoring.recovery import RestartBudget, first_line
-from flightdelay.scoring.requests import parse_record
 from flightdelay.scoring.serving import (
     ServingModel,
     checked_compiled_model,
     compiled_labels,
     pipeline_labels,
-    predict_each,
     serving_model,
 )
-from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail, Undelivered, dead_letter
+from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail
 from flightdelay.settings import get_settings
 from flightdelay.waiting import WaitTimeout, wait_until
 
@@ -81,8 +79,13 @@ def log(message: str) -> None:
 class Scorer:
     """What one micro-batch does; holds the clients and reference data between batches."""
 
-    def __init__(self, context: SparkContext, heartbeat: Path | None):
+    def __init__(self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "driver"):
         self.spark: SparkSession | None = None  # set once the session is up (see main)
+        self.scoring_on = scoring_on
+        self.shipments = Shipments(context)  # what the executors' tasks score with
+        # one task per executor core (see on_executors): spark.cores.max, as ScoreStream sets it
+        self.tasks = int(context.getConf().get("spark.cores.max", "0")) or context.defaultParallelism
+        self.replay_possible = True  # the first batch of a query (re)start may be a replayed one
         self.settings = get_settings()
         self.mongo = MongoClient(self.settings.mongo_uri)
         self.db = self.mongo[self.settings.mongo_database]
@@ -131,100 +134,72 @@ class Scorer:
             self.heartbeat.write_text(json.dumps(state))
 
     def score(self, batch: DataFrame, batch_id: int) -> None:
-        clock = PhaseClock()
         model = self.models.get().model
+        self.distances.known()  # a stale table is read again here, not in the middle of the batch
+        if self.replay_possible:  # a replayed batch may have been written by the other path
+            cleared = self.files.clear_batch(batch_id)
+            if cleared:
+                log(f"batch {batch_id} is replayed: its {cleared} earlier files removed")
+            self.replay_possible = False
+        if self.scoring_on == "executors" and model.compiled is not None:
+            self.score_on_executors(batch, batch_id, model)
+        else:  # a version served by Spark's transform is scored here in either mode
+            self.score_on_driver(batch, batch_id, model)
+
+    def score_on_driver(self, batch: DataFrame, batch_id: int, model: ServingModel) -> None:
+        clock = PhaseClock()
         # the executors read the batch from Kafka; the driver parses and scores it (see serving)
         records = read_records(batch)
         clock.lap("read")
-        self.distances.known()  # a stale table is read again here, not in the middle of the batch
-        rows = [parse(record, self.distances) for record in records]
-        valid_rows = [r for r in rows if not r["error"]]
-        invalid = [r for r in rows if r["error"]]
-        clock.lap("parse")
-        scores, unscorable = predict_each(model.predict, valid_rows)
-        for row, reason in unscorable:
-            row["error"] = reason
-            invalid.append(row)
-        clock.lap("score")
-        scored_at = datetime.now(timezone.utc).isoformat()
-        # the contract's Prediction records: the completed request with its Warnings, the class
-        # and its label, its probabilities, who made it
-        # and its Flags: where the request lies outside what the model learned from
-        scope = model.scope
-        valid = [
-            prediction_record(row, p, probs, model.version, scored_at, scope.flags(row), scope.accuracy)
-            for row, (p, probs) in scores
-        ]
+        valid, invalid = score_records(records, model, self.distances, clock)
 
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
         # is replayed (the responses are sent again, at-least-once keyed by UUID; the HDFS file
         # is replaced). MongoDB, the slowest sink, trails by one batch (sinks.MongoTrail).
         written = self.hdfs_writer.submit(self.files.write_batch, batch_id, valid)
-        refused = self.kafka.send(self.settings.response_topic, ((p["UUID"], p) for p in valid))
-        refused += self.kafka.send(self.settings.dead_letter_topic, (dead_letter(r) for r in invalid))
-        skipped = self.report_refused(refused)
+        skipped = send_answers(self.kafka, self.settings, valid, invalid, log)
+        self.skipped += skipped
         clock.lap("kafka")
         written.result()
         clock.lap("hdfs")
         self.mongo_trail.follow(valid)
         clock.lap("mongo wait")
+        self.batch_done(batch_id, model, len(valid), len(invalid), skipped, clock, newest_request_age(records))
+
+    def score_on_executors(self, batch: DataFrame, batch_id: int, model: ServingModel) -> None:
+        """One Spark job: each task scores its partition and writes all its outputs (on_executors)."""
+        clock = PhaseClock()
+        self.mongo_trail.wait()  # the driver's path may have left one insert running
+        task = score_partitions(
+            batch_id, self.settings, self.shipments.model(model), self.shipments.distances(self.distances.known())
+        )
+        records = batch.select(*record_columns()).coalesce(self.tasks)
+        summaries = records.mapInArrow(task, SUMMARY_SCHEMA).collect()
+        clock.lap("tasks")
+        # the slowest task's phases, in the log line and the metrics
+        slowest = max(summaries, key=lambda row: row["total"], default=None)
+        if slowest is not None:
+            clock.phases.append("slowest task: " + ", ".join(f"{p} {slowest[p] * 1000:.0f}" for p in PHASES))
+        stamps = [row["newest_us"] for row in summaries if row["newest_us"] is not None]
+        age = time.time() - max(stamps) / 1_000_000 if stamps else None
+        skipped = sum(row["skipped"] for row in summaries)
+        self.skipped += skipped
+        scored, dead = sum(row["scored"] for row in summaries), sum(row["dead_lettered"] for row in summaries)
+        self.batch_done(batch_id, model, scored, dead, skipped, clock, age, tasks=len(summaries))
+
+    def batch_done(
+        self, batch_id: int, model: ServingModel, scored: int, dead: int, skipped: int, clock: PhaseClock,
+        newest_age: float | None, tasks: int = 0,
+    ) -> None:  # fmt: skip
+        where = f"{tasks} tasks" if tasks else "driver"
         log(
-            f"batch {batch_id}: {len(valid)} scored, {len(invalid)} dead-lettered, {skipped} skipped, "
-            f"model {model.version} ({model.engine}), {clock}"
+            f"batch {batch_id}: {scored} scored, {dead} dead-lettered, {skipped} skipped, "
+            f"model {model.version} ({model.engine}, {where}), {clock}"
         )
         self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine,
-                  scored=len(valid), skipped=self.skipped)  # fmt: skip
-        self.metrics.batch_done(clock.laps, len(valid), len(invalid), skipped, newest_request_age(records))
+                  scoring_on=self.scoring_on, scored=scored, skipped=self.skipped)  # fmt: skip
+        self.metrics.batch_done(clock.laps, scored, dead, skipped, newest_age)
         self.metrics.serving(model.version, model.engine)
-
-    def report_refused(self, refused: list[Undelivered]) -> int:
-        """Dead-letter a note for each message Kafka refused for what it is (its prediction, if
-        any, is in MongoDB and HDFS all the same). A note refused again is logged and counted.
-        Returns how many were skipped."""
-        if not refused:
-            return 0
-        log(f"{len(refused)} messages refused by Kafka, e.g. to {refused[0].topic}: {refused[0].error}")
-        notes = (undelivered_letter(r.topic, r.key, r.value, r.error) for r in refused)
-        lost = self.kafka.send(self.settings.dead_letter_topic, notes)
-        for r in lost[:3]:
-            log(f"skipped a record (key {r.key}): its dead letter was refused too: {r.error}")
-        self.skipped += len(lost)
-        return len(lost)
-
-
-class PhaseClock:
-    """Time spent in each phase of a batch, for the log line and the metrics."""
-
-    def __init__(self):
-        self.started = self.mark = time.monotonic()
-        self.phases: list[str] = []
-        self.laps: list[tuple[str, float]] = []  # (phase, seconds)
-
-    def lap(self, name: str) -> None:
-        now = time.monotonic()
-        self.phases.append(f"{name} {(now - self.mark) * 1000:.0f}")
-        self.laps.append((name, now - self.mark))
-        self.mark = now
-
-    def __str__(self) -> str:
-        return f"{(time.monotonic() - self.started) * 1000:.0f} ms ({', '.join(self.phases)})"
-
-
-def parse(record: tuple, distances: RouteDistances) -> dict:
-    value, size, produced_us, topic, partition, offset = record
-    row = parse_record(value, produced_at(produced_us), distances, size=size)
-    row["source"] = f"{topic}:{partition}:{offset}"
-    return row
-
-
-def produced_at(micros: int | None) -> datetime | None:
-    return None if micros is None else datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
-
-
-def newest_request_age(records: list[tuple]) -> float | None:
-    """Seconds since the newest record of a batch was produced (None without timestamps)."""
-    stamps = [record[2] for record in records if record[2] is not None]
-    return time.time() - max(stamps) / 1_000_000 if stamps else None
 
 
 class SlowBatchReporter(StreamingQueryListener):
@@ -260,6 +235,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser_.add_argument("--trigger-seconds", type=float, default=0.0, help="0: start the next batch at once")
     parser_.add_argument("--polling-ms", type=int, default=50, help="idle wait before looking for new requests")
     parser_.add_argument("--heartbeat", type=Path, default=None, help="a file updated after every batch")
+    parser_.add_argument(
+        "--scoring-on", choices=("driver", "executors"), default=get_settings().scoring_on,
+        help="where each micro-batch is parsed, scored and written (SCORING_ON)",
+    )  # fmt: skip
     return parser_.parse_args(argv)
 
 
@@ -280,10 +259,10 @@ def spark_context(args: argparse.Namespace) -> SparkContext:
     return SparkContext.getOrCreate(conf)
 
 
-def set_up(context: SparkContext, heartbeat: Path | None) -> Scorer:
+def set_up(context: SparkContext, args: argparse.Namespace) -> Scorer:
     """The clients, and MongoDB's trail restored from the newest batch files: all it needs is the
     context, so it runs while the SQL session starts."""
-    scorer = Scorer(context, heartbeat)
+    scorer = Scorer(context, args.heartbeat, args.scoring_on)
     scorer.beat(state="starting")
     restored = scorer.mongo_trail.restore(scorer.files)
     log(f"{restored} predictions of the newest batch files were missing from MongoDB and are restored")
@@ -311,6 +290,7 @@ def start_query(spark: SparkSession, scorer: Scorer, args: argparse.Namespace) -
     )
     if args.trigger_seconds > 0:
         writer = writer.trigger(processingTime=f"{args.trigger_seconds} seconds")
+    scorer.replay_possible = True
     query = writer.start()
     scorer.beat(state="running", model=scorer.models.get().version)
     log(f"query {query.id} started on {settings.request_topic}")
@@ -384,7 +364,7 @@ def main(argv: list[str]) -> int:
     # the SQL session costs ~7 s of JVM warm-up (its function registry, Scala reflection); the
     # clients and the restore only need the context, so they run beside it
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="set-up") as pool:
-        preparing = pool.submit(set_up, context, args.heartbeat)
+        preparing = pool.submit(set_up, context, args)
         spark = SparkSession(context)
         clock.lap("session")
         scorer = preparing.result()
@@ -393,7 +373,7 @@ def main(argv: list[str]) -> int:
     scorer.metrics.serve(settings.bind_host, settings.scorer_metrics_port, log)
     scorer.beat(state="waiting for a model")
     loaded = scorer.models.wait_for_model()
-    log(f"scoring with model {loaded.version}")
+    log(f"scoring with model {loaded.version}, on the {args.scoring_on}")
     scorer.models.start()
     spark.streams.addListener(SlowBatchReporter(scorer.metrics))
     clock.lap("model")

@@ -72,8 +72,27 @@ class ScoreStream(Service):
     def environment(self) -> dict[str, str]:
         return spark.sharing_environment(self.settings)
 
+    @property
+    def scoring_on_file(self) -> Path:
+        return self.home / "scoring-on"
+
+    def recover(self, seen_pid: int | None, log: Callable[[str], None] = print) -> bool:
+        """The supervisor's restart brings the scorer back scoring where it scored before (the
+        SCORING_ON of whoever started it last, not the supervisor's own)."""
+        self._recovering = True
+        try:
+            return super().recover(seen_pid, log)
+        finally:
+            self._recovering = False
+
+    def scoring_on(self) -> str:
+        if getattr(self, "_recovering", False) and self.scoring_on_file.exists():
+            return self.scoring_on_file.read_text().strip() or self.settings.scoring_on
+        return self.settings.scoring_on
+
     def prepare(self) -> None:
         self.heartbeat_file.unlink(missing_ok=True)
+        self.scoring_on_file.write_text(self.scoring_on())
 
     def command(self) -> list[str]:
         """spark-submit with the defaults file and the JVMs' options named explicitly: its
@@ -95,10 +114,11 @@ class ScoreStream(Service):
             "--jars", ",".join(kafka_connector_jars(s)),
             "--driver-memory", "1g",
             "--executor-memory", "1g",
-            "--conf", "spark.cores.max=1",  # the other worker stays free for training and batch jobs
+            "--conf", f"spark.cores.max={s.scorer_cores}",  # 1: the other worker stays free for training
             "--conf", "spark.streaming.stopGracefullyOnShutdown=true",
             str(APP_FILE),
             "--heartbeat", str(self.heartbeat_file),
+            "--scoring-on", self.scoring_on(),
         ]  # fmt: skip
 
     def heartbeat(self) -> dict:

@@ -38,7 +38,6 @@ from flightdelay.settings import Settings
 from flightdelay.store.direct_writes import DirectTable, direct_table, encode_all
 from flightdelay.store.retention import scored_day
 
-
 DUPLICATE_KEY = 11000
 # orjson: every prediction is serialized twice (Kafka, HDFS); json took 5-7 µs each, orjson 0.5-0.8
 AS_JSON = orjson.OPT_SERIALIZE_NUMPY
@@ -225,6 +224,13 @@ class MongoSink:
             return exc.details.get("nInserted", 0)
 
 
+def incoming_folder(folder: str) -> str:
+    """Where a batch file is staged before it is renamed into ``folder``: outside the folder
+    readers list, so that they never see half a file."""
+    parent, _, name = folder.rstrip("/").rpartition("/")
+    return f"{parent}/.{name}-incoming"
+
+
 class HdfsSink:
     """One JSON Lines file per batch on HDFS, staged on local disk, copied by the driver JVM's
     native HDFS client and renamed into place: a reader never sees half a file and a replayed
@@ -239,8 +245,7 @@ class HdfsSink:
             jvm.java.net.URI(settings.hdfs_uri), spark._jsc.hadoopConfiguration()
         )
         self.folder = settings.hdfs_predictions_path
-        parent, _, name = self.folder.rstrip("/").rpartition("/")
-        self.incoming = f"{parent}/.{name}-incoming"  # outside the folder readers list
+        self.incoming = incoming_folder(self.folder)
         for folder in (self.folder, self.incoming):
             self.fs.mkdirs(self._path(folder))
         self.staging = staging
@@ -248,6 +253,14 @@ class HdfsSink:
 
     def path(self, batch_id: int) -> str:
         return f"{self.folder}/batch-{batch_id:012d}.jsonl"
+
+    def clear_batch(self, batch_id: int) -> int:
+        """Delete every file of a batch, whoever wrote it (the driver's one file, the tasks' one
+        each): a batch about to be replayed. Returns how many there were."""
+        found = self.fs.globStatus(self._path(f"{self.folder}/batch-{batch_id:012d}*.jsonl")) or []
+        for status in found:
+            self.fs.delete(status.getPath(), False)
+        return len(found)
 
     def write_problem(self, folder: str) -> str | None:
         """None if HDFS takes a small file in ``folder`` now (the NameNode answers, out of safe

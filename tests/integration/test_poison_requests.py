@@ -14,10 +14,11 @@ import uuid
 from typing import Callable, Iterator
 
 import pytest
-from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from flightdelay import kafka_auth
+from flightdelay.canary import assign_since
 from flightdelay.contract import MAX_MESSAGE_BYTES
 from flightdelay.ops.scorer import ScoreStream
 from flightdelay.scoring.dead_letters import MAX_LETTER_BYTES
@@ -81,9 +82,7 @@ def consumer_since(settings, topic: str, since_ms: int) -> Consumer:
     """A consumer of every record written to `topic` since `since_ms` (epoch milliseconds)."""
     group = {"group.id": f"poison-{uuid.uuid4()}", "enable.auto.commit": False}
     consumer = Consumer(kafka_auth.client_config(settings, **group))
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
-    consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in starts])
+    assign_since(consumer, topic, since_ms)
     return consumer
 
 

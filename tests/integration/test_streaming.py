@@ -17,6 +17,7 @@ from hdfs import InsecureClient
 from pymongo import MongoClient
 
 from flightdelay import kafka_auth
+from flightdelay.canary import assign_since
 from flightdelay.contract import new_request
 from flightdelay.model.registry import ModelRegistry
 from flightdelay.ops.airflow import run_dag
@@ -77,10 +78,14 @@ def wait_for_documents(db, settings, uuids: list[str], timeout: float = 180) -> 
     return found
 
 
-def response_keys(settings, wanted: set[str], timeout: float = 60) -> Counter:
+def response_keys(settings, wanted: set[str], timeout: float = 60, since_ms: int | None = None) -> Counter:
+    """How often each wanted key is on the response topic (from `since_ms`, else from the start)."""
     consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"t-{uuid.uuid4()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
-    consumer.subscribe([settings.response_topic])
+    if since_ms is None:
+        consumer.subscribe([settings.response_topic])
+    else:
+        assign_since(consumer, settings.response_topic, since_ms)
     seen: Counter = Counter()
     deadline = time.monotonic() + timeout
     try:
@@ -93,15 +98,44 @@ def response_keys(settings, wanted: set[str], timeout: float = 60) -> Counter:
     return seen
 
 
-def hdfs_lines(settings) -> Counter:
+def dead_letters_with(settings, marker: str, count: int, since_ms: int, timeout: float = 120) -> list[dict]:
+    """The dead letters written since `since_ms` whose payload holds ``marker`` (at least
+    ``count`` of them, or the timeout)."""
+    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"t-{marker}"})
+    assign_since(consumer, settings.dead_letter_topic, since_ms)
+    letters = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(letters) < count:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            try:
+                letter = json.loads(msg.value())
+            except ValueError:
+                continue  # other tests put probes of their own on this topic
+            if isinstance(letter, dict) and marker in (letter.get("payload") or ""):
+                letters.append(letter)
+    finally:
+        consumer.close()
+    return letters
+
+
+def hdfs_files_of(settings, uuids: set[str], since_ms: int) -> tuple[Counter, set[str]]:
+    """How many lines name each of ``uuids`` in the prediction files written since `since_ms`,
+    and the names of the files that hold them."""
     client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
     counts: Counter = Counter()
-    for name in client.list(settings.hdfs_predictions_path):
+    names = set()
+    for name, status in client.list(settings.hdfs_predictions_path, status=True):
+        if status["modificationTime"] < since_ms:
+            continue
         with client.read(f"{settings.hdfs_predictions_path}/{name}", encoding="utf-8") as reader:
             for line in reader:
-                if line.strip():
-                    counts[json.loads(line)["UUID"]] += 1
-    return counts
+                if line.strip() and (key := json.loads(line)["UUID"]) in uuids:
+                    counts[key] += 1
+                    names.add(name)
+    return counts, names
 
 
 def test_deploy_dag_leaves_exactly_one_scorer(deployed, settings):
@@ -110,13 +144,14 @@ def test_deploy_dag_leaves_exactly_one_scorer(deployed, settings):
 
 
 def test_valid_requests_reach_all_three_sinks_and_match_batch_scoring(deployed, db, settings):
+    since_ms = int(time.time() * 1000) - 5_000
     batch = requests_batch(40)
     produce(settings, batch)
     uuids = [m["UUID"] for m in batch]
     docs = wait_for_documents(db, settings, uuids)
     assert set(docs) == set(uuids)
-    assert set(response_keys(settings, set(uuids))) == set(uuids)
-    lines = hdfs_lines(settings)
+    assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
+    lines, _ = hdfs_files_of(settings, set(uuids), since_ms)
     assert all(lines[u] == 1 for u in uuids)
 
     for doc in docs.values():
@@ -187,6 +222,7 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     good = requests_batch(1)[0]
     bad_uuid = str(uuid.uuid4())
     marker = uuid.uuid4().hex  # in every payload, to find this test's letters among others
+    since_ms = int(time.time() * 1000) - 5_000
     malformed = [
         f"this is not json {marker}".encode(),
         f'[1, 2, "{marker}"]'.encode(),
@@ -198,26 +234,7 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     after = requests_batch(1)
     produce(settings, after)  # the job keeps running: a valid request after them is scored
 
-    consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"t-{marker}",
-                         "auto.offset.reset": "earliest"})  # fmt: skip
-    consumer.subscribe([settings.dead_letter_topic])
-    letters = []
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and len(letters) < 5:
-            msg = consumer.poll(1.0)
-            if msg is None or msg.error():
-                continue
-            try:
-                letter = json.loads(msg.value())
-            except ValueError:
-                continue  # other tests put probes of their own on this topic
-            if not isinstance(letter, dict):
-                continue
-            if marker in (letter.get("payload") or ""):
-                letters.append(letter)
-    finally:
-        consumer.close()
+    letters = dead_letters_with(settings, marker, 5, since_ms)
     reasons = " | ".join(letter["reason"] for letter in letters)
     assert len(letters) == 5, reasons
     assert "not valid JSON" in reasons and "not a JSON object" in reasons
@@ -226,22 +243,51 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     assert db[settings.predictions_collection].count_documents(by_id(bad_uuid)) == 0
 
 
-def test_killed_driver_loses_nothing_and_doubles_nothing(deployed, db, settings):
-    scorer = ScoreStream(settings)
-    batch = requests_batch(400)
-    produce(settings, batch[:200])
-    time.sleep(2)  # mid-load
-    pid = scorer.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    produce(settings, batch[200:])  # sent while the scorer is down
-    scorer.start(log=print)  # resumes from its checkpoint on HDFS
-    uuids = [m["UUID"] for m in batch]
-    docs = wait_for_documents(db, settings, uuids, timeout=300)
-    assert len(docs) == len(uuids)
-    assert sum(db[settings.predictions_collection].count_documents(by_id(u)) for u in uuids) == len(uuids)
-    lines = hdfs_lines(settings)
-    assert [u for u in uuids if lines[u] != 1] == []
+def test_the_executors_tasks_score_and_write_every_output_exactly_once(deployed, db, settings):
+    """SCORING_ON=executors (issue #17): each task scores its partition with the shipped compiled
+    model and writes the response topic, MongoDB and its own HDFS file; the same flights get the
+    driver's scores; a bad record is dead-lettered; a driver killed mid-load and brought back by the
+    supervisor (in the same mode) loses nothing and doubles nothing. (The driver's own path meets
+    the same kill in the chaos suite: tests/chaos, fault "scorer".)"""
+    from dataclasses import replace
+
+    since_ms = int(time.time() * 1000) - 5_000
+    baseline = requests_batch(20)
+    produce(settings, baseline)
+    by_driver = wait_for_documents(db, settings, [m["UUID"] for m in baseline])
+    assert len(by_driver) == len(baseline)
+
+    on_driver, on_executors = ScoreStream(settings), ScoreStream(replace(settings, scoring_on="executors"))
+    on_driver.stop(log=print)
+    on_executors.start(log=print)
+    try:
+        twins = {str(uuid.uuid4()): m for m in baseline}  # the same flights again
+        produce(settings, [{**m, "UUID": key} for key, m in twins.items()])
+        assert len(wait_for_documents(db, settings, list(twins))) == len(twins)  # the executor is warm
+        marker = uuid.uuid4().hex
+        batch = requests_batch(400)
+        produce(settings, batch[:200])
+        produce(settings, [f"not json {marker}".encode()], raw=True)
+        time.sleep(0.5)  # mid-load
+        os.kill(on_executors.pid(), signal.SIGKILL)  # the supervisor brings it back, on the executors
+        produce(settings, batch[200:])
+        uuids = [m["UUID"] for m in batch] + list(twins)
+        docs = wait_for_documents(db, settings, uuids, timeout=300)
+        assert len(docs) == len(uuids)
+        assert sum(db[settings.predictions_collection].count_documents(by_id(u)) for u in uuids) == len(uuids)
+        lines, files = hdfs_files_of(settings, set(uuids), since_ms)
+        assert [u for u in uuids if lines[u] != 1] == []
+        assert files and all("-p" in name for name in files)  # one file per batch and task
+        assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
+        for key, request in twins.items():
+            driver_doc = by_driver[request["UUID"]]
+            assert (docs[key]["Prediction"], docs[key]["Probabilities"]) == (
+                driver_doc["Prediction"], driver_doc["Probabilities"])  # fmt: skip
+        assert len(dead_letters_with(settings, marker, 1, since_ms)) == 1
+        assert on_executors.heartbeat().get("scoring_on") == "executors"
+    finally:
+        on_executors.stop(log=print)
+        on_driver.start(log=print)
 
 
 def test_a_restarted_scorers_executor_maps_the_classes_an_earlier_one_archived(deployed, settings):

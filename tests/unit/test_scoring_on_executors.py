@@ -1,0 +1,112 @@
+"""Scoring in the executors' tasks (SCORING_ON=executors): the pure parts, no Spark."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+import pytest
+
+from flightdelay.model.compiled import CompiledForest, Indexer, tree_from_nodes
+from flightdelay.model.scope import ModelScope
+from flightdelay.ops.scorer import ScoreStream
+from flightdelay.scoring.on_executors import (
+    PHASES,
+    SUMMARY_SCHEMA,
+    Shipments,
+    ShippedModel,
+    batch_file_name,
+    summary_arrow_schema,
+)
+from flightdelay.scoring.serving import checked_compiled_model
+from flightdelay.settings import Settings
+
+FOREST = CompiledForest(
+    indexers=(Indexer("Carrier", {"AA": 0, "B6": 1}),),
+    feature_columns=("DepDelay", "Carrier_index"),
+    trees=(tree_from_nodes([{"feature": 0, "threshold": 10.0, "left": 1, "right": 2},
+                            {"counts": [8, 2, 0, 0]}, {"counts": [0, 0, 1, 3]}], 4),),  # fmt: skip
+    num_classes=4,
+)
+
+
+class Broadcasts:
+    """What Shipments asks of a SparkContext: broadcast, and unpersist on what it returns."""
+
+    def __init__(self):
+        self.made: list[Shipped] = []
+
+    def broadcast(self, value):
+        self.made.append(Shipped(value))
+        return self.made[-1]
+
+
+class Shipped:
+    def __init__(self, value):
+        self.value, self.unpersisted = value, False
+
+    def unpersist(self, blocking=False):
+        self.unpersisted = True
+
+
+def test_a_model_is_shipped_once_per_version_and_the_old_one_dropped():
+    context = Broadcasts()
+    shipments = Shipments(context)
+    v1, v2 = checked_compiled_model("v1", FOREST), checked_compiled_model("v2", FOREST)
+    first = shipments.model(v1)
+    assert shipments.model(v1) is first and len(context.made) == 1
+    second = shipments.model(v2)
+    assert second is not first and first.unpersisted and not second.unpersisted
+    assert second.value.version == "v2"
+
+
+def test_distances_are_shipped_again_only_after_a_new_read():
+    context = Broadcasts()
+    shipments = Shipments(context)
+    table = {("JFK", "LAX"): 2475.0}
+    first = shipments.distances(table)
+    assert shipments.distances(table) is first  # the same read: the same dict
+    again = shipments.distances(dict(table))  # RouteDistances makes a new dict on each read
+    assert again is not first and first.unpersisted
+
+
+def test_the_shipped_model_pickles_and_scores_as_the_driver_would():
+    scope = ModelScope(seen={"Carrier": frozenset({"AA"})}, accuracy=0.5)
+    shipped = pickle.loads(pickle.dumps(ShippedModel("v1", FOREST, scope)))
+    serving = shipped.serving()
+    rows = [{"DepDelay": 3.0, "Carrier": "AA"}, {"DepDelay": 30.0, "Carrier": "ZZ"}]
+    assert serving.predict(rows) == FOREST.predict(rows)
+    assert (serving.version, serving.engine, serving.scope) == ("v1", "numpy", scope)
+
+
+def test_task_files_sort_by_batch_beside_the_drivers_own():
+    names = [batch_file_name(10, 1), "batch-000000000009.jsonl", batch_file_name(10, 0), batch_file_name(2, 3)]
+    assert sorted(names) == [batch_file_name(2, 3), "batch-000000000009.jsonl", batch_file_name(10, 0),
+                             batch_file_name(10, 1)]  # fmt: skip
+
+
+def test_the_summary_schemas_name_the_same_fields():
+    spark_names = [field.split()[0] for field in SUMMARY_SCHEMA.split(",")]
+    assert summary_arrow_schema().names == spark_names
+    assert set(PHASES) < set(spark_names)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("SCORING_ON", raising=False)
+    return Settings()
+
+
+def test_a_supervisor_restart_keeps_the_scoring_place_of_the_last_start(settings):
+    started = ScoreStream(replace(settings, scoring_on="executors"))
+    started.home.mkdir(parents=True)
+    started.prepare()  # a person's start, with SCORING_ON=executors
+    command = started.command()
+    assert command[command.index("--scoring-on") + 1] == "executors"
+
+    supervisor = ScoreStream(settings)  # its own settings say "driver"
+    supervisor._recovering = True  # as inside recover()
+    assert supervisor.scoring_on() == "executors"
+    supervisor._recovering = False  # a person's start decides afresh
+    assert supervisor.scoring_on() == "driver"
