@@ -143,23 +143,25 @@ def main(argv: list[str]) -> int:
         }
         registry.register(record)
     log(f"registered {version} at {path}")
-    compile_for_the_scorer(spark, version, model, settings)
+    compile_for_the_scorer(spark, version, model, settings, current["version"] if current else None)
     spark.stop()
     return 0
 
 
-def compile_for_the_scorer(spark: SparkSession, version: str, model, settings) -> None:
+def compile_for_the_scorer(spark: SparkSession, version: str, model, settings, served_version: str | None) -> None:
     """Compile the new version and check it against Spark here, in a warm JVM, into the scorer's
     cache (scoring.compiled_cache): the scorer's first load of it then takes a moment instead of
     ~40 s (loading from HDFS and checking in a cold scorer). Where the scorer's folder is not
-    this machine's or not ours (compose), the scorer compiles it itself, as before."""
+    this machine's or not ours (compose), the scorer compiles it itself, as before. The cache's
+    pruning spares ``served_version``, the version the scorer answers with now."""
     from flightdelay.scoring import compiled_cache
     from flightdelay.scoring.serving import serving_model
 
     try:
-        serving = serving_model(spark, version, model, log)
-        if serving.compiled is not None:
-            log(f"compiled form for the scorer: {compiled_cache.save(settings, version, serving.compiled)}")
+        checked = serving_model(spark, version, model, log)
+        if checked.compiled is not None:
+            saved = compiled_cache.save(settings, version, checked.compiled, spare=served_version)
+            log(f"compiled form for the scorer: {saved}")
     except OSError as exc:
         log(f"compiled form not saved for the scorer ({exc}): it compiles {version} itself")
 

@@ -5,7 +5,9 @@ gives on probing rows (serving.serving_model). Loading the PipelineModel from HD
 that check takes 10-25 s on this machine, which a restart after a crash should not pay again:
 the checked form is saved under ``var/score-stream/compiled/<version>.pkl`` (mode 0600, written by
 the scorer itself) and a restart loads it instead. A version's model never changes once
-registered, so the version is the key; a file that cannot be read is deleted and rebuilt.
+registered, so the version is the key; a file that cannot be read is deleted and rebuilt. The
+KEEP files used last are kept: the training saves every candidate here, rejected ones too, and the
+version being served must not be the one pruned.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def load(settings: Settings, version: str, log: Callable[[str], None] = print) -
         with path.open("rb") as handle:
             saved = pickle.load(handle)  # our own file, 0600 under var/: written by save() below
         if saved.get("format") == FORMAT and saved.get("version") == version:
+            os.utime(path)  # in use: the pruning in save() spares it however many versions follow
             return saved["compiled"]
     except FileNotFoundError:
         return None
@@ -47,7 +50,9 @@ def load(settings: Settings, version: str, log: Callable[[str], None] = print) -
     return None
 
 
-def save(settings: Settings, version: str, compiled: CompiledForest) -> Path:
+def save(settings: Settings, version: str, compiled: CompiledForest, spare: str | None = None) -> Path:
+    """Save a version's checked form; prune to the KEEP files used last, never ``spare`` (the
+    version being served, when the caller knows it)."""
     folder = cache_dir(settings)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = cache_path(settings, version)
@@ -56,6 +61,8 @@ def save(settings: Settings, version: str, compiled: CompiledForest) -> Path:
     with os.fdopen(fd, "wb") as handle:
         pickle.dump({"format": FORMAT, "version": version, "compiled": compiled}, handle)
     partial.replace(path)  # a reader sees the whole file or none
+    kept = cache_path(settings, spare) if spare else None
     for old in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[:-KEEP]:
-        old.unlink(missing_ok=True)
+        if old != kept:
+            old.unlink(missing_ok=True)
     return path

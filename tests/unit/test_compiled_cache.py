@@ -60,3 +60,20 @@ def test_only_the_newest_versions_are_kept(settings):
     for n in range(compiled_cache.KEEP + 3):
         compiled_cache.save(settings, f"v{n}", tiny_forest())
     assert len(list(compiled_cache.cache_dir(settings).glob("*.pkl"))) == compiled_cache.KEEP
+
+
+def test_the_version_in_use_outlives_newer_candidates(settings):
+    compiled_cache.save(settings, "served", tiny_forest())
+    for n in range(compiled_cache.KEEP - 1):
+        compiled_cache.save(settings, f"candidate{n}", tiny_forest())
+    assert compiled_cache.load(settings, "served") is not None  # the scorer loads it again
+    for n in range(compiled_cache.KEEP - 1, compiled_cache.KEEP + 2):  # rejected candidates pile up
+        compiled_cache.save(settings, f"candidate{n}", tiny_forest())
+    assert compiled_cache.load(settings, "served") is not None
+
+
+def test_the_served_version_named_by_the_training_is_never_pruned(settings):
+    compiled_cache.save(settings, "served", tiny_forest())
+    for n in range(compiled_cache.KEEP + 3):
+        compiled_cache.save(settings, f"candidate{n}", tiny_forest(), spare="served")
+    assert compiled_cache.load(settings, "served") is not None
