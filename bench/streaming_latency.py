@@ -209,7 +209,6 @@ def restart_scorer(scoring_on: str | None = None, cores: int | None = None) -> N
     """The scorer restarted with these settings (None: the platform's own), warm when this returns."""
     from dataclasses import replace
 
-    from flightdelay.ops.processes import port_open
     from flightdelay.ops.scorer import ScoreStream
 
     settings = get_settings()
@@ -218,10 +217,7 @@ def restart_scorer(scoring_on: str | None = None, cores: int | None = None) -> N
     scorer = ScoreStream(changed)
     print(f"-- scorer restarted: scoring on the {changed.scoring_on}, {changed.scorer_cores} executor core(s)",
           flush=True)  # fmt: skip
-    scorer.stop(log=lambda _: None)
-    # the driver's Python process may hold its metrics port a moment after stop() returned
-    wait_until(lambda: "taken" if port_open(settings.bind_host, settings.scorer_metrics_port) else None,
-               "the scorer's metrics port to be free", timeout=30, interval=0.2)  # fmt: skip
+    scorer.stop(log=lambda _: None)  # returns once its ports are closed
     scorer.start(log=lambda _: None)
 
 

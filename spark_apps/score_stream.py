@@ -50,7 +50,7 @@ from flightdelay.model.scope import ModelScope
 from flightdelay.ops.scorer import EXECUTOR_ARCHIVE
 from flightdelay.ops.spark import missing_class_archive
 from flightdelay.scoring import compiled_cache
-from flightdelay.scoring.batch_work import PhaseClock, newest_request_age, score_records, send_answers
+from flightdelay.scoring.batch_work import PhaseClock, age_of, newest_request_age, score_records, send_answers
 from flightdelay.scoring.kafka_reads import read_records, record_columns, record_executor_classes, warm_up_executor
 from flightdelay.scoring.metrics import ScorerMetrics
 from flightdelay.scoring.model_holder import ModelHolder
@@ -130,8 +130,10 @@ class Scorer:
 
     def beat(self, **state) -> None:
         if self.heartbeat:
-            state["at"] = datetime.now(timezone.utc).isoformat()
-            self.heartbeat.write_text(json.dumps(state))
+            state.update(scoring_on=self.scoring_on, at=datetime.now(timezone.utc).isoformat())
+            staged = self.heartbeat.with_name(self.heartbeat.name + ".next")
+            staged.write_text(json.dumps(state))
+            staged.replace(self.heartbeat)  # a reader never sees a half-written file
 
     def score(self, batch: DataFrame, batch_id: int) -> None:
         model = self.models.get().model
@@ -176,12 +178,11 @@ class Scorer:
         records = batch.select(*record_columns()).coalesce(self.tasks)
         summaries = records.mapInArrow(task, SUMMARY_SCHEMA).collect()
         clock.lap("tasks")
-        # the slowest task's phases, in the log line and the metrics
+        # the slowest task's phases, in the log line
         slowest = max(summaries, key=lambda row: row["total"], default=None)
         if slowest is not None:
             clock.phases.append("slowest task: " + ", ".join(f"{p} {slowest[p] * 1000:.0f}" for p in PHASES))
-        stamps = [row["newest_us"] for row in summaries if row["newest_us"] is not None]
-        age = time.time() - max(stamps) / 1_000_000 if stamps else None
+        age = age_of(max((row["newest_us"] for row in summaries if row["newest_us"] is not None), default=None))
         skipped = sum(row["skipped"] for row in summaries)
         self.skipped += skipped
         scored, dead = sum(row["scored"] for row in summaries), sum(row["dead_lettered"] for row in summaries)
@@ -197,7 +198,7 @@ class Scorer:
             f"model {model.version} ({model.engine}, {where}), {clock}"
         )
         self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine,
-                  scoring_on=self.scoring_on, scored=scored, skipped=self.skipped)  # fmt: skip
+                  scored=scored, skipped=self.skipped)  # fmt: skip
         self.metrics.batch_done(clock.laps, scored, dead, skipped, newest_age)
         self.metrics.serving(model.version, model.engine)
 

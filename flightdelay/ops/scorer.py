@@ -38,6 +38,7 @@ class ScoreStream(Service):
     depends_on = ("kafka", "ferretdb", "hdfs-datanode", "spark-worker-1", "spark-worker-2")
     start_timeout = 240.0
     stop_timeout = 60.0
+    _recovering = False  # set while the supervisor's restart runs (see recover)
 
     def start_with_platform(self, log: Callable[[str], None] = print) -> bool:
         """`up` brings the scorer back once a model is promoted; before that the bootstrap trains
@@ -86,7 +87,7 @@ class ScoreStream(Service):
             self._recovering = False
 
     def scoring_on(self) -> str:
-        if getattr(self, "_recovering", False) and self.scoring_on_file.exists():
+        if self._recovering and self.scoring_on_file.exists():
             return self.scoring_on_file.read_text().strip() or self.settings.scoring_on
         return self.settings.scoring_on
 

@@ -353,10 +353,23 @@ class Service:
                 child.kill()
         except psutil.NoSuchProcess:
             pass
+        self._wait_ports_closed(log)
         self.pid_file.unlink(missing_ok=True)
         self._marker_file.unlink(missing_ok=True)
         log(f"  {self.name}: stopped")
         return True
+
+    def _wait_ports_closed(self, log: Callable[[str], None], timeout: float = 15.0) -> None:
+        """A process's last threads may hold its ports a moment after it exited: a start right
+        after stop would otherwise find them taken."""
+        def open_ports() -> str | None:
+            still_open = [port for port in self.ports() if port_open(self.settings.bind_host, port)]
+            return f"ports {still_open} open" if still_open else None
+
+        try:
+            wait_until(open_ports, f"{self.name}'s ports to close", timeout=timeout, interval=0.1)
+        except WaitTimeout:
+            log(f"  {self.name}: {open_ports()} {timeout:.0f}s after it stopped")
 
 
 def _kill_group(pid: int) -> None:

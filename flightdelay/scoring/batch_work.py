@@ -59,8 +59,12 @@ def newest_produced_us(records: list[tuple]) -> int | None:
 
 def newest_request_age(records: list[tuple]) -> float | None:
     """Seconds since the newest record of a batch was produced (None without timestamps)."""
-    newest = newest_produced_us(records)
-    return None if newest is None else time.time() - newest / 1_000_000
+    return age_of(newest_produced_us(records))
+
+
+def age_of(produced_us: int | None) -> float | None:
+    """Seconds since a Kafka timestamp (µs); None stays None."""
+    return None if produced_us is None else time.time() - produced_us / 1_000_000
 
 
 def score_records(
