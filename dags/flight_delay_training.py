@@ -18,7 +18,8 @@ measurably at least as good as the current one. Runs every Monday 03:00 UTC, whe
    reason). The first model is always promoted. Promotion updates the asset `current_model`,
    which starts `flight_delay_streaming`.
 
-Params: `num_trees`, `max_depth` (the book's baseline: 20 and 5), `holdout_weeks`, `margin`.
+Params: `num_trees`, `max_depth`, `min_rows_per_leaf` (the book's baseline: 20, 5 and 1), `holdout_weeks`,
+`margin`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _registry():
     params={
         "num_trees": Param(20, type="integer", minimum=1),
         "max_depth": Param(5, type="integer", minimum=1, maximum=30),
+        "min_rows_per_leaf": Param(1, type="integer", minimum=1),
         "holdout_weeks": Param(4, type="integer", minimum=1),
         "margin": Param(0.0, type="number", description="required gain in held-out weighted F1"),
     },
@@ -96,6 +98,7 @@ def flight_delay_training():
             "--version", "{{ ti.xcom_pull(task_ids='new_version') }}",
             "--num-trees", "{{ ti.xcom_pull(task_ids='run_params')['num_trees'] }}",
             "--max-depth", "{{ ti.xcom_pull(task_ids='run_params')['max_depth'] }}",
+            "--min-rows-per-leaf", "{{ ti.xcom_pull(task_ids='run_params')['min_rows_per_leaf'] }}",
             "--holdout-weeks", "{{ ti.xcom_pull(task_ids='run_params')['holdout_weeks'] }}",
         ],  # fmt: skip
         conf={"spark.cores.max": "2", "spark.sql.shuffle.partitions": "8"},

@@ -135,7 +135,8 @@ def _models(args: argparse.Namespace) -> int:
         m = v.get("metrics", {})
         print(f"{mark} {v['version']}  {v['status']:<9}  accuracy {m.get('accuracy', '-')}  "
               f"weighted F1 {m.get('weighted_f1', '-')}  trees {v['params'].get('num_trees')} "
-              f"depth {v['params'].get('max_depth')}  {v.get('gate_reason') or ''}")  # fmt: skip
+              f"depth {v['params'].get('max_depth')}  rows/leaf {v['params'].get('min_rows_per_leaf', 1)}  "
+              f"{v.get('gate_reason') or ''}")  # fmt: skip
     return 0
 
 
@@ -151,8 +152,9 @@ def _retrain(args: argparse.Namespace) -> int:
     """Send a `retrain` event: Airflow's AssetWatcher starts flight_delay_training on it."""
     from flightdelay.ops.events import retrain_event, send_event
 
-    params = {k: v for k, v in (("num_trees", args.num_trees), ("max_depth", args.max_depth), ("margin", args.margin))
-              if v is not None}  # fmt: skip
+    chosen = {"num_trees": args.num_trees, "max_depth": args.max_depth, "min_rows_per_leaf": args.min_rows_per_leaf,
+              "margin": args.margin}  # fmt: skip
+    params = {name: value for name, value in chosen.items() if value is not None}
     settings = get_settings()
     event = retrain_event(args.reason, params=params)
     send_event(settings, event)
@@ -255,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="requested by hand", help="why, shown in the training run's log")
     p.add_argument("--num-trees", type=int, help="instead of the DAG's default")
     p.add_argument("--max-depth", type=int, help="instead of the DAG's default")
+    p.add_argument("--min-rows-per-leaf", type=int, help="instead of the DAG's default")
     p.add_argument("--margin", type=float, help="required gain in held-out weighted F1 to promote")
     p.set_defaults(func=_retrain)
 

@@ -162,9 +162,9 @@ class Settings:
     spark_worker_cores: int = field(default_factory=lambda: _env_int("SPARK_WORKER_CORES", 1))
     spark_worker_memory: str = field(default_factory=lambda: _env("SPARK_WORKER_MEMORY", "2g"))
     spark_daemon_heap: str = field(default_factory=lambda: _env("SPARK_DAEMON_HEAP", "256m"))
-    # where the scorer parses, scores and writes each micro-batch: "driver" (one Python process)
-    # or "executors" (the tasks, one per request-topic partition: flightdelay/scoring/on_executors.py)
-    scoring_on: str = field(default_factory=lambda: _env("SCORING_ON", "driver"))
+    # where the scorer parses, scores and writes each micro-batch: "executors" (the tasks, one per
+    # executor core: flightdelay/scoring/on_executors.py), or "driver" (one Python process)
+    scoring_on: str = field(default_factory=lambda: _env("SCORING_ON", "executors"))
     # the scorer's executor cores (spark.cores.max): the other worker stays free for training
     scorer_cores: int = field(default_factory=lambda: _env_int("SCORER_CORES", 1))
     # class-data sharing for the embedded JVM services and the scorer (flightdelay/ops/jvm.py);

@@ -79,7 +79,7 @@ def log(message: str) -> None:
 class Scorer:
     """What one micro-batch does; holds the clients and reference data between batches."""
 
-    def __init__(self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "driver"):
+    def __init__(self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "executors"):
         self.spark: SparkSession | None = None  # set once the session is up (see main)
         self.scoring_on = scoring_on
         self.shipments = Shipments(context)  # what the executors' tasks score with
@@ -114,8 +114,9 @@ class Scorer:
         else:
             from pyspark.ml import PipelineModel  # ~2.8 s of imports (pandas, scipy) a cached model skips
 
-            pipeline = PipelineModel.load(model_path(version, self.settings))
-            serving, labels = serving_model(self.spark, version, pipeline, log), pipeline_labels(pipeline)
+            path = model_path(version, self.settings)
+            pipeline = PipelineModel.load(path)
+            serving, labels = serving_model(self.spark, version, pipeline, log, path), pipeline_labels(pipeline)
             if serving.compiled is not None:
                 compiled_cache.save(self.settings, version, serving.compiled)
         return replace(serving, scope=ModelScope.of(record, labels))

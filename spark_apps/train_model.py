@@ -1,7 +1,7 @@
 """Train a RandomForest delay model on the Spark cluster and register it as a new version.
 
     spark-submit --master spark://127.0.0.1:7077 --conf spark.cores.max=2 \
-        spark_apps/train_model.py --version v20261127T063512Z [--num-trees 20 --max-depth 5]
+        spark_apps/train_model.py --version v20261127T063512Z [--num-trees 20 --max-depth 5 --min-rows-per-leaf 1]
 
 Extract: the history from MongoDB (on_time_performance). Transform: label = ArrDelay bucketed
 with [-inf, -15, 0, 30, +inf]; hold out the latest weeks (a time-based split, never the training
@@ -43,6 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--version", default=None, help="registry version (default: from the clock)")
     parser.add_argument("--num-trees", type=int, default=ForestParams.num_trees)
     parser.add_argument("--max-depth", type=int, default=ForestParams.max_depth)
+    parser.add_argument("--min-rows-per-leaf", type=int, default=ForestParams.min_rows_per_leaf)
     parser.add_argument("--holdout-weeks", type=int, default=4, help="the latest weeks held out for scoring")
     parser.add_argument("--batch-size", type=int, default=50_000, help="rows per MongoDB read batch")
     return parser.parse_args(argv)
@@ -92,7 +93,7 @@ def evaluate(model, holdout: DataFrame) -> dict:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     version = args.version or new_version()
-    params = ForestParams(num_trees=args.num_trees, max_depth=args.max_depth)
+    params = ForestParams(num_trees=args.num_trees, max_depth=args.max_depth, min_rows_per_leaf=args.min_rows_per_leaf)
     spark = (
         SparkSession.builder.appName(f"train_model {version}")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -143,12 +144,14 @@ def main(argv: list[str]) -> int:
         }
         registry.register(record)
     log(f"registered {version} at {path}")
-    compile_for_the_scorer(spark, version, model, settings, current["version"] if current else None)
+    compile_for_the_scorer(spark, version, model, path, settings, current["version"] if current else None)
     spark.stop()
     return 0
 
 
-def compile_for_the_scorer(spark: SparkSession, version: str, model, settings, served_version: str | None) -> None:
+def compile_for_the_scorer(
+    spark: SparkSession, version: str, model, path: str, settings, served_version: str | None
+) -> None:
     """Compile the new version and check it against Spark here, in a warm JVM, into the scorer's
     cache (scoring.compiled_cache): the scorer's first load of it then takes a moment instead of
     ~40 s (loading from HDFS and checking in a cold scorer). Where the scorer's folder is not
@@ -158,7 +161,9 @@ def compile_for_the_scorer(spark: SparkSession, version: str, model, settings, s
     from flightdelay.scoring.serving import serving_model
 
     try:
-        checked = serving_model(spark, version, model, log)
+        started = time.monotonic()
+        checked = serving_model(spark, version, model, log, saved_at=path)
+        log(f"compiled and checked against Spark in {time.monotonic() - started:.1f}s")
         if checked.compiled is not None:
             saved = compiled_cache.save(settings, version, checked.compiled, spare=served_version)
             log(f"compiled form for the scorer: {saved}")

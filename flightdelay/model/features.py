@@ -22,6 +22,7 @@ class ForestParams:
 
     num_trees: int = 20
     max_depth: int = 5
+    min_rows_per_leaf: int = 1  # Spark's minInstancesPerNode
     seed: int = 27
 
     def as_dict(self) -> dict:
@@ -65,6 +66,7 @@ def build_pipeline(params: ForestParams, max_bins: int):
         probabilityCol="Probability",
         numTrees=params.num_trees,
         maxDepth=params.max_depth,
+        minInstancesPerNode=params.min_rows_per_leaf,
         # the indexers' "unseen" bucket adds one category to each feature
         maxBins=max(32, max_bins + 1),
         seed=params.seed,

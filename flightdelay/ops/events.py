@@ -4,7 +4,7 @@ A `retrain` event asks for a new model now: `flightdelay retrain` sends one (and
 when drift passes its threshold). Airflow's AssetWatcher on the `retrain_requests` asset
 (flightdelay/ops/airflow_assets.py) picks it with ``retrain_requested`` and the
 `flight_delay_training` DAG runs, with the event's optional ``params`` (num_trees, max_depth,
-margin) over its defaults. Events of other types pass by.
+min_rows_per_leaf, holdout_weeks, margin) over its defaults. Events of other types pass by.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from flightdelay.settings import Settings
 
 RETRAIN = "retrain"
 #: what a retrain event may set of the training DAG's params, and each one's type
-RETRAIN_PARAMS = {"num_trees": int, "max_depth": int, "holdout_weeks": int, "margin": float}
+RETRAIN_PARAMS = {"num_trees": int, "max_depth": int, "min_rows_per_leaf": int, "holdout_weeks": int, "margin": float}
 
 
 def retrain_event(reason: str, requested_by: str | None = None, params: dict[str, Any] | None = None) -> dict:

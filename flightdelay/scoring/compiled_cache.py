@@ -21,7 +21,7 @@ from flightdelay.model.compiled import CompiledForest
 from flightdelay.settings import Settings
 
 #: bump when CompiledForest changes shape: older files are then ignored
-FORMAT = 1
+FORMAT = 2  # 2: left sets packed (model.compiled.Tree)
 KEEP = 5
 
 

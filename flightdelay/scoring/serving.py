@@ -81,11 +81,14 @@ def differences(compiled: Scores, reference: Scores, rows: Sequence[Mapping[str,
     return found[:5]
 
 
-def serving_model(spark: Any, version: str, model: Any, log: Callable[[str], None] = print) -> ServingModel:
-    """The fastest faithful way to serve a loaded PipelineModel."""
+def serving_model(
+    spark: Any, version: str, model: Any, log: Callable[[str], None] = print, saved_at: str | None = None
+) -> ServingModel:
+    """The fastest faithful way to serve a loaded PipelineModel (``saved_at``: where it was
+    saved, the quick way to its trees)."""
     reference = spark_predictor(spark, model)
     try:
-        compiled: CompiledForest = compile_pipeline(model)
+        compiled: CompiledForest = compile_pipeline(model, spark, saved_at)
     except Unsupported as exc:
         log(f"model {version}: served by Spark transform ({exc})")
         return ServingModel(version, "spark", reference)

@@ -23,7 +23,8 @@ def tiny_forest() -> CompiledForest:
     stump = Tree(
         feature=np.array([0, -1, -1]),
         threshold=np.array([10.0, np.nan, np.nan]),
-        left_categories=np.zeros((3, 1), dtype=bool),  # no categorical split
+        left_set=np.array([-1, -1, -1]),  # no categorical split
+        left_sets=np.zeros((0, 1), dtype=np.uint8),
         left=np.array([1, -1, -1]),
         right=np.array([2, -1, -1]),
         leaf_votes=np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),

@@ -53,6 +53,14 @@ def test_one_pipeline_model_scores_known_and_unseen_categories(spark, tmp_path):
     assert list(again["Probability"]) == pytest.approx(list(scored["Probability"]))
 
 
+def test_the_forest_takes_every_param(spark):
+    from flightdelay.model.features import ForestParams, build_pipeline
+
+    forest = build_pipeline(ForestParams(num_trees=100, max_depth=16, min_rows_per_leaf=20), 40).getStages()[-1]
+    chosen = (forest.getNumTrees(), forest.getMaxDepth(), forest.getMinInstancesPerNode(), forest.getMaxBins())
+    assert chosen == (100, 16, 20, 41)
+
+
 def synthetic_rows(count: int, seed: int = 3):
     """Flights whose delay depends on carrier, route and departure delay, so that the forest
     splits on categories and thresholds."""
@@ -83,7 +91,7 @@ def test_numpy_scoring_equals_transform_on_probing_and_unseen_rows(spark, fitted
     from flightdelay.scoring.serving import differences, spark_predictor
 
     compiled = compile_pipeline(fitted)
-    assert any(t.left_categories.any() for t in compiled.trees), "the test forest has no categorical split"
+    assert any((t.left_set >= 0).any() for t in compiled.trees), "the test forest has no categorical split"
     rows = probe_rows(compiled) + [
         {"Carrier": c, "Origin": o, "Dest": d, "Route": f"{o}-{d}", "DepDelay": dep, "Distance": dist,
          "DayOfMonth": float(dom), "DayOfWeek": float(dow), "DayOfYear": float(doy)}
@@ -102,10 +110,27 @@ def test_a_compiled_model_that_disagrees_is_not_served(spark, fitted, monkeypatc
     real = compiled_module.compile_pipeline(fitted)
     broken_tree = dataclasses.replace(real.trees[0], threshold=real.trees[0].threshold + 7.5)
     broken = dataclasses.replace(real, trees=(broken_tree, *real.trees[1:]))
-    monkeypatch.setattr(serving, "compile_pipeline", lambda model: broken)
+    monkeypatch.setattr(serving, "compile_pipeline", lambda *_: broken)
     messages = []
     assert serving.serving_model(spark, "v-broken", fitted, log=messages.append).engine == "spark"
     assert "differs" in messages[0]
     # the real compiler serves a faithful model
     monkeypatch.setattr(serving, "compile_pipeline", compiled_module.compile_pipeline)
     assert serving.serving_model(spark, "v-ok", fitted, log=messages.append).engine == "numpy"
+
+
+def test_a_saved_forest_compiles_from_its_data_as_from_the_jvm(spark, fitted, tmp_path):
+    import numpy as np
+
+    from flightdelay.model.compiled import compile_pipeline, probe_rows
+
+    fitted.write().overwrite().save(str(tmp_path / "model"))
+    from_jvm = compile_pipeline(fitted)
+    from_data = compile_pipeline(fitted, spark, str(tmp_path / "model"))
+    assert len(from_data.trees) == len(from_jvm.trees) == 8
+    for saved, walked in zip(from_data.trees, from_jvm.trees):
+        # the same nodes, numbered the same way (depth first, left before right)
+        for field in ("feature", "threshold", "left_set", "left_sets", "left", "right", "leaf_votes"):
+            assert np.array_equal(getattr(saved, field), getattr(walked, field), equal_nan=True), field
+    rows = probe_rows(from_jvm)
+    assert from_data.predict(rows) == from_jvm.predict(rows)

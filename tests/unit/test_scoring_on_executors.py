@@ -99,14 +99,15 @@ def settings(tmp_path, monkeypatch) -> Settings:
 
 
 def test_a_supervisor_restart_keeps_the_scoring_place_of_the_last_start(settings):
-    started = ScoreStream(replace(settings, scoring_on="executors"))
+    assert settings.scoring_on == "executors"  # the default
+    started = ScoreStream(replace(settings, scoring_on="driver"))
     started.home.mkdir(parents=True)
-    started.prepare()  # a person's start, with SCORING_ON=executors
+    started.prepare()  # a person's start, with SCORING_ON=driver
     command = started.command()
-    assert command[command.index("--scoring-on") + 1] == "executors"
+    assert command[command.index("--scoring-on") + 1] == "driver"
 
-    supervisor = ScoreStream(settings)  # its own settings say "driver"
+    supervisor = ScoreStream(settings)  # its own settings say "executors"
     supervisor._recovering = True  # as inside recover()
-    assert supervisor.scoring_on() == "executors"
-    supervisor._recovering = False  # a person's start decides afresh
     assert supervisor.scoring_on() == "driver"
+    supervisor._recovering = False  # a person's start decides afresh
+    assert supervisor.scoring_on() == "executors"
