@@ -54,7 +54,7 @@ from flightdelay.scoring.batch_work import PhaseClock, age_of, newest_request_ag
 from flightdelay.scoring.kafka_reads import read_records, record_columns, record_executor_classes, warm_up_executor
 from flightdelay.scoring.metrics import ScorerMetrics
 from flightdelay.scoring.model_holder import ModelHolder
-from flightdelay.scoring.on_executors import PHASES, SUMMARY_SCHEMA, Shipments, score_partitions
+from flightdelay.scoring.on_executors import PHASES, SUMMARY_SCHEMA, Shipments, job_phases, score_partitions
 from flightdelay.scoring.recovery import RestartBudget, first_line
 from flightdelay.scoring.serving import (
     ServingModel,
@@ -179,19 +179,21 @@ class Scorer:
         records = batch.select(*record_columns()).coalesce(self.tasks)
         summaries = records.mapInArrow(task, SUMMARY_SCHEMA).collect()
         clock.lap("tasks")
-        # the slowest task's phases, in the log line
+        # the slowest task's phases, in the log line and the metrics
         slowest = max(summaries, key=lambda row: row["total"], default=None)
+        laps = clock.laps
         if slowest is not None:
             clock.phases.append("slowest task: " + ", ".join(f"{p} {slowest[p] * 1000:.0f}" for p in PHASES))
+            laps = job_phases(clock.laps[-1][1], slowest)
         age = age_of(max((row["newest_us"] for row in summaries if row["newest_us"] is not None), default=None))
         skipped = sum(row["skipped"] for row in summaries)
         self.skipped += skipped
         scored, dead = sum(row["scored"] for row in summaries), sum(row["dead_lettered"] for row in summaries)
-        self.batch_done(batch_id, model, scored, dead, skipped, clock, age, tasks=len(summaries))
+        self.batch_done(batch_id, model, scored, dead, skipped, clock, age, tasks=len(summaries), laps=laps)
 
     def batch_done(
         self, batch_id: int, model: ServingModel, scored: int, dead: int, skipped: int, clock: PhaseClock,
-        newest_age: float | None, tasks: int = 0,
+        newest_age: float | None, tasks: int = 0, laps: list[tuple[str, float]] | None = None,
     ) -> None:  # fmt: skip
         where = f"{tasks} tasks" if tasks else "driver"
         log(
@@ -200,7 +202,7 @@ class Scorer:
         )
         self.beat(state="running", batch_id=batch_id, model=model.version, engine=model.engine,
                   scored=scored, skipped=self.skipped)  # fmt: skip
-        self.metrics.batch_done(clock.laps, scored, dead, skipped, newest_age)
+        self.metrics.batch_done(laps or clock.laps, scored, dead, skipped, newest_age)
         self.metrics.serving(model.version, model.engine)
 
 

@@ -50,6 +50,13 @@ SUMMARY_SCHEMA = (
 PHASES = ("read", "parse", "score", "kafka", "stores")
 
 
+def job_phases(job_seconds: float, slowest_task: Mapping[str, float]) -> list[tuple[str, float]]:
+    """A batch's phases for the metrics: the slowest task's, and "job" for the rest of the job's
+    time around it (planning, scheduling, the Python worker's round trip); they add up to the job."""
+    phases = [(name, float(slowest_task[name])) for name in PHASES]
+    return [*phases, ("job", max(0.0, job_seconds - sum(seconds for _, seconds in phases)))]
+
+
 @dataclass(frozen=True)
 class ShippedModel:
     """What a task needs of a version: the checked compiled form and its scope (Flags)."""

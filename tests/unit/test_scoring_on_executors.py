@@ -111,3 +111,14 @@ def test_a_supervisor_restart_keeps_the_scoring_place_of_the_last_start(settings
     assert supervisor.scoring_on() == "driver"
     supervisor._recovering = False  # a person's start decides afresh
     assert supervisor.scoring_on() == "executors"
+
+
+def test_a_batchs_metrics_phases_are_the_slowest_tasks_and_the_job_around_it():
+    from flightdelay.scoring.on_executors import PHASES, job_phases
+
+    slowest = {"read": 0.05, "parse": 0.01, "score": 0.02, "kafka": 0.03, "stores": 0.09, "total": 0.2}
+    phases = job_phases(0.5, slowest)
+    assert [name for name, _ in phases] == [*PHASES, "job"]
+    assert sum(seconds for _, seconds in phases) == pytest.approx(0.5)
+    assert dict(phases)["job"] == pytest.approx(0.3)
+    assert dict(job_phases(0.1, slowest))["job"] == 0.0  # a clock's rounding never makes it negative
