@@ -14,7 +14,7 @@ first model; warm and running starts find both.
 
 Each phase is the time from one marker line of `make up`'s output to the next: an install step
 (`==> ...`), `flightdelay up` (`starting ...`), and the bootstrap's import, training and deploy.
-Memory is the resident set of each service's process tree, as `flightdelay status` reports it,
+Memory is the proportional set (PSS) of each service's process tree, as `flightdelay status` reports it,
 read once the start is over and again 60 s later (--settle), when the JVMs have settled.
 """
 
@@ -69,7 +69,7 @@ def service_memory(cwd: Path, env: dict[str, str]) -> dict[str, float]:
     """MiB of each running service, from `flightdelay status --json`."""
     out = subprocess.run([str(cwd / ".venv/bin/flightdelay"), "status", "--json"], cwd=cwd, env=env,
                          capture_output=True, text=True).stdout  # fmt: skip (exit 1: a service is not healthy)
-    return {s["name"]: s["rss_mb"] for s in json.loads(out)["services"] if s.get("rss_mb")}
+    return {s["name"]: s["memory_mb"] for s in json.loads(out)["services"] if s.get("memory_mb")}
 
 
 def cold_checkout(folder: Path) -> tuple[Path, dict[str, str]]:

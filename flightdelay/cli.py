@@ -42,7 +42,7 @@ def _print_status(statuses, show_secrets: bool) -> None:
     width = max(len(s.name) for s in statuses)
     for s in statuses:
         ports = ",".join(str(p) for p in s.ports) or "-"
-        memory = f"{s.rss_mb:.0f} MiB" if s.rss_mb is not None else "-"
+        memory = f"{s.memory_mb:.0f} MiB" if s.memory_mb is not None else "-"
         pid = s.pid or "-"
         restarts = f"  restarts {s.restarts}" if s.restarts else ""
         line = f"{s.name:<{width}}  {s.state:<9}  pid {pid!s:<7}  ports {ports:<16}  {memory:>9}{restarts}"

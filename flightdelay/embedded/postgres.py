@@ -19,8 +19,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psutil
-
 from flightdelay.ops.errors import NotInstalledError, ServiceError
 from flightdelay.ops.processes import run_checked
 from flightdelay.ops.service import Service
@@ -161,11 +159,6 @@ class PostgreSQL(Service):
         }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [*self._run_as_owner(), str(self.binary("postgres")), "-D", str(self.data_dir), *options]
-
-    def memory_of(self, proc: psutil.Process) -> int:
-        """Proportional memory: every backend maps the shared buffers, and resident sizes summed
-        over ~60 backends would count them ~60 times."""
-        return proc.memory_full_info().pss
 
     def probe(self) -> str | None:
         with postgres.connect(self.settings, postgres.SUPERUSER, timeout=2) as connection:

@@ -76,15 +76,14 @@ def classpath(*entries: Path) -> str:
 
 def heap(size: str) -> list[str]:
     """Heap options for a JVM service whose heap may grow to ``size`` (e.g. "512m")."""
-    return [
-        f"-Xms{INITIAL_HEAP}",
-        f"-Xmx{size}",
-        "-XX:+UseG1GC",
-        "-XX:MinHeapFreeRatio=10",
-        "-XX:MaxHeapFreeRatio=30",
-        f"-XX:G1PeriodicGCInterval={IDLE_GC_MILLIS}",
-        "-Djava.awt.headless=true",
-    ]
+    return [f"-Xms{INITIAL_HEAP}", f"-Xmx{size}", *idle_heap_options(), "-Djava.awt.headless=true"]
+
+
+def idle_heap_options() -> list[str]:
+    """G1 keeping the heap near what is used and returning it when idle (above), for JVMs whose
+    heap size is set elsewhere (Spark's driver and executors get -Xmx from spark-submit)."""
+    return ["-XX:+UseG1GC", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30",
+            f"-XX:G1PeriodicGCInterval={IDLE_GC_MILLIS}"]  # fmt: skip
 
 
 def java_command(java_home: Path | str, max_heap: str, class_path: str, options: Sequence[str] = (),

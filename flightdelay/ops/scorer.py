@@ -18,6 +18,7 @@ from typing import Callable
 
 from flightdelay.ops import spark
 from flightdelay.ops.errors import ServiceError
+from flightdelay.ops.jvm import idle_heap_options
 from flightdelay.ops.service import Service
 from flightdelay.ops.spark import kafka_connector_jars
 from flightdelay.settings import PROJECT_ROOT, Settings
@@ -101,10 +102,13 @@ class ScoreStream(Service):
         half the time, and its new executor sooner)."""
         s = self.settings
         defaults = spark.conf_dir(s) / "spark-defaults.conf"
-        driver_options = " ".join(spark.sharing_java_options(s, "score-stream-driver"))
+        # a scorer idle after a burst gives its heap back, as the platform's own JVMs do
+        driver_options = " ".join([*idle_heap_options(), *spark.sharing_java_options(s, "score-stream-driver")])
         # an executor is killed 10 s after its app ends, too soon to write its archive at exit: the
         # driver has it dump its classes once it is warm (scoring.kafka_reads.record_executor_classes)
-        executor_options = " ".join(spark.sharing_java_options(s, EXECUTOR_ARCHIVE, on_request=True))
+        executor_options = " ".join(
+            [*idle_heap_options(), *spark.sharing_java_options(s, EXECUTOR_ARCHIVE, on_request=True)]
+        )
         return [
             str(Path(sys.executable).parent / "spark-submit"),
             *(["--properties-file", str(defaults)] if defaults.exists() else []),

@@ -66,7 +66,7 @@ def test_java_and_heap_are_explicit(settings):
     nifi = NiFi(settings)
     command = nifi.command()
     assert command[0] == str(nifi_java_home(settings) / "bin" / "java")
-    assert "-Xmx1g" in command and "-Xms64m" in command  # grows on demand, gives memory back
+    assert "-Xmx512m" in command and "-Xms64m" in command  # grows on demand, gives memory back
     assert command[-1] == "org.apache.nifi.NiFi"
     # JAVA_HOME is set for the NiFi process only (its environment), not for the platform
     assert nifi.environment() == {"JAVA_HOME": str(nifi_java_home(settings))}

@@ -19,6 +19,7 @@ from flightdelay.embedded.kafka import Kafka
 from flightdelay.embedded.spark import SparkMaster
 from flightdelay.ops import hdfs as ops_hdfs
 from flightdelay.ops.hdfs import CLIENT_CONFIG
+from flightdelay.ops.jvm import idle_heap_options
 from flightdelay.ops.scorer import ScoreStream
 from flightdelay.settings import Settings
 from flightdelay.store import postgres
@@ -239,7 +240,17 @@ def test_jvm_services_share_their_classes_unless_turned_off(settings, monkeypatc
     assert not any("Archive" in o for o in Kafka(off).command())
     scorer = ScoreStream(off)  # compose: the config folder stays on the classpath, as before
     assert scorer.environment()["SPARK_CONF_DIR"] == str(off.var_dir / "spark" / "conf")
-    assert not any("-XX:" in o or "extraJavaOptions" in o for o in scorer.command())
+    assert not any("Archive" in o for o in scorer.command())
+
+
+def test_the_scorers_jvms_give_their_heap_back_when_idle(settings):
+    """Spark sets their -Xmx; G1's idle options let the driver and executor shrink after a burst."""
+    command = ScoreStream(settings).command()
+    driver = command[command.index("--driver-java-options") + 1].split()
+    executor = next(o for o in command if o.startswith("spark.executor.extraJavaOptions=")).split("=", 1)[1].split()
+    for options in (driver, executor):
+        assert set(idle_heap_options()) <= set(options)
+        assert not any(o.startswith(("-Xmx", "-Xms")) for o in options)  # spark-submit refuses them
 
 
 def test_spark_daemons_and_the_scorer_get_an_empty_classpath_folder_and_name_their_config(settings):

@@ -62,7 +62,7 @@ def test_start_status_stop(service):
     status = service.status()
     assert status.state == "healthy"
     assert status.pid == service.pid()
-    assert status.rss_mb and status.rss_mb > 1
+    assert status.memory_mb and status.memory_mb > 1
     pid = status.pid
 
     assert service.stop(log=lambda _: None) is True
