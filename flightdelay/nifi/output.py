@@ -4,7 +4,8 @@ NiFi's prediction flow (nifi/prediction_flow.json) writes every non-empty batch 
 the Kafka response topic as one JSON array file in the NiFi output directory (settings
 `nifi_output_dir`, var/nifi_output by default). PutFile writes under a hidden name and renames,
 so a visible file is always complete. A batch delivered again after a NiFi crash replaces its
-file, so a file's modification time is when it last changed.
+file, so a file's modification time is when it last changed. Files older than
+`nifi_output_retention_days` are deleted daily (store_retention DAG); NiFi's HDFS copies stay.
 
 Read by the Airflow sensor (plugins/flightdelay_airflow/nifi.py) and the canary check
 (flightdelay/canary.py); imports nothing of the platform but its settings.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,35 @@ def find_in_nifi_output(uuid: str, newest: int = 50) -> str | None:
         if uuid in path.read_text(errors="replace"):
             return str(path)
     return None
+
+
+@dataclass(frozen=True)
+class OutputCleanup:
+    cutoff: float  # epoch seconds: files last changed before it were deleted
+    deleted: int
+    freed_bytes: int
+    kept: int
+
+
+def delete_old_output(
+    max_age_days: float, output_dir: str | Path | None = None, now: float | None = None
+) -> OutputCleanup:
+    """Delete the output files last changed more than `max_age_days` ago, an abandoned hidden
+    temporary file of PutFile's included: the folder would otherwise grow by a file per poll forever."""
+    folder = _output_dir(output_dir)
+    cutoff = (now if now is not None else time.time()) - max_age_days * 86_400
+    deleted = freed = kept = 0
+    for path in folder.iterdir() if folder.is_dir() else ():
+        try:
+            status = path.stat()
+            if not path.is_file():
+                continue
+            if status.st_mtime >= cutoff:
+                kept += 1
+                continue
+            path.unlink()
+        except FileNotFoundError:  # replaced or removed meanwhile
+            continue
+        deleted += 1
+        freed += status.st_size
+    return OutputCleanup(cutoff, deleted, freed, kept)

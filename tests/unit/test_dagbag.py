@@ -127,3 +127,8 @@ def test_monitoring_runs_daily_and_after_each_promotion_and_updates_its_asset(da
     assert monitoring.get_task("monitor_model").task_type == "SparkSubmitOperator"
     # the retrain event goes only when the window drifted
     assert monitoring.get_task("request_retrain").upstream_task_ids == {"drift_detected"}
+
+
+def test_store_retention_trims_mongodb_and_nifis_local_output(dagbag):
+    retention = dagbag.dags["store_retention"]
+    assert {t.task_id for t in retention.tasks} == {"delete_expired_predictions", "delete_old_nifi_output"}
