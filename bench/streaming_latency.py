@@ -3,10 +3,13 @@
     .venv/bin/python bench/streaming_latency.py [--rates 5,200] [--seconds 30] [--burst 50000]
                                                 [--sustain 2000,4000 --sustain-seconds 60]
                                                 [--modes driver,executors --cores 1,2]
+                                                [--driver-max-records 0,500]
 
 Needs the platform and a running scorer (`flightdelay run-dag flight_delay_streaming`).
-With --modes, the scorer is restarted once per mode and executor core count (SCORING_ON and
-SCORER_CORES: where each micro-batch is parsed, scored and written), the same runs repeated in
+With --modes, the scorer is restarted once per mode, executor core count and small-batch limit
+(SCORING_ON, SCORER_CORES and SCORER_DRIVER_MAX_RECORDS: where each micro-batch is parsed, scored
+and written; --driver-max-records 0,500 compares every batch on the mode's path with small batches
+read and scored by the driver), the same runs repeated in
 each, and a table prints the figures side by side; the scorer is restarted as the platform's
 settings say at the end.
 For each rate it produces well-formed requests at that pace for --seconds and measures, per
@@ -206,20 +209,25 @@ def run_all(args: argparse.Namespace, producer: Producer, watcher: ResponseWatch
     return results
 
 
-def restart_scorer(scoring_on: str | None = None, cores: int | None = None) -> None:
+def restart_scorer(scoring_on: str | None = None, cores: int | None = None, driver_max: int | None = None) -> None:
     """The scorer restarted with these settings (None: the platform's own), warm when this returns."""
     from dataclasses import replace
 
     from flightdelay.ops.scorer import ScoreStream
 
     settings = get_settings()
+    limit = settings.scorer_driver_max_records if driver_max is None else driver_max
     changed = replace(settings, scoring_on=scoring_on or settings.scoring_on,
-                      scorer_cores=cores or settings.scorer_cores)  # fmt: skip
+                      scorer_cores=cores or settings.scorer_cores, scorer_driver_max_records=limit)  # fmt: skip
     scorer = ScoreStream(changed)
-    print(f"-- scorer restarted: scoring on the {changed.scoring_on}, {changed.scorer_cores} executor core(s)",
-          flush=True)  # fmt: skip
+    print(f"-- scorer restarted: {setup_label(changed.scoring_on, changed.scorer_cores, limit)}", flush=True)
     scorer.stop(log=lambda _: None)  # returns once its ports are closed
     scorer.start(log=lambda _: None)
+
+
+def setup_label(scoring_on: str, cores: int, driver_max: int) -> str:
+    small = f"batches <= {driver_max:,} on the driver" if driver_max > 0 else "no batch on the driver"
+    return f"{scoring_on}, {cores} core(s), {small}"
 
 
 def warm_up(producer: Producer, watcher: ResponseWatcher) -> None:
@@ -247,21 +255,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sustain-seconds", type=float, default=60)
     parser.add_argument("--modes", default="", help="driver,executors: restart the scorer in each and compare")
     parser.add_argument("--cores", default="", help="the scorer's executor cores to try in each mode, e.g. 1,2")
+    parser.add_argument("--driver-max-records", default="",
+                        help="SCORER_DRIVER_MAX_RECORDS values to try in each mode, e.g. 0,500 (0: none on the driver)")
     args = parser.parse_args(argv)
     producer = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 0})
     watcher = ResponseWatcher()
     watcher.start()
     try:
-        modes = [m for m in args.modes.split(",") if m]
+        settings = get_settings()
+        limits = [int(n) for n in args.driver_max_records.split(",") if n]
+        modes = [m for m in args.modes.split(",") if m] or ([settings.scoring_on] if limits else [])
         if not modes:
             run_all(args, producer, watcher)
             return 0
         results: dict[str, dict[str, str]] = {}
         for mode in modes:
-            for cores in [int(c) for c in args.cores.split(",") if c] or [None]:
-                restart_scorer(mode, cores)
-                warm_up(producer, watcher)
-                results[f"{mode}, {cores or get_settings().scorer_cores} core(s)"] = run_all(args, producer, watcher)
+            for cores in [int(c) for c in args.cores.split(",") if c] or [settings.scorer_cores]:
+                for limit in limits or [settings.scorer_driver_max_records]:
+                    restart_scorer(mode, cores, limit)
+                    warm_up(producer, watcher)
+                    results[setup_label(mode, cores, limit)] = run_all(args, producer, watcher)
         print_table(results)
         restart_scorer()
     finally:

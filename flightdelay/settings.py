@@ -167,6 +167,9 @@ class Settings:
     scoring_on: str = field(default_factory=lambda: _env("SCORING_ON", "executors"))
     # the scorer's executor cores (spark.cores.max): the other worker stays free for training
     scorer_cores: int = field(default_factory=lambda: _env_int("SCORER_CORES", 1))
+    # a micro-batch of at most this many requests is read from Kafka and scored by the driver, with
+    # no Spark job (flightdelay/scoring/small_batches.py); 0: every batch goes to SCORING_ON's path
+    scorer_driver_max_records: int = field(default_factory=lambda: _env_int("SCORER_DRIVER_MAX_RECORDS", 500))
     # class-data sharing for the embedded JVM services and the scorer (flightdelay/ops/jvm.py);
     # compose turns it off: its executors run in other containers than the scorer's driver
     jvm_class_sharing: bool = field(

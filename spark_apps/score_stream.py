@@ -11,7 +11,9 @@ then from its checkpoint on HDFS, so requests sent while it was down are scored 
 and fans each micro-batch out in ``foreachBatch``: predictions to the response topic (key = UUID),
 MongoDB ``flight_delay_ml_response`` (once per UUID) and HDFS ``/user/predictions`` (one JSON
 Lines file per batch id); malformed requests to the dead-letter topic with the reason. The model
-is swapped between micro-batches when the training DAG promotes a new version.
+is swapped between micro-batches when the training DAG promotes a new version. A small batch is
+read from Kafka and scored by the driver itself (flightdelay.scoring.small_batches); a bigger one
+is a Spark job whose tasks score it (SCORING_ON=executors, flightdelay.scoring.on_executors).
 
 No record stops the query: a request over the contract's size limit is dead-lettered unread, any
 record the parser cannot handle is dead-lettered, every dead letter is bounded to fit the topic,
@@ -40,7 +42,7 @@ from pymongo import MongoClient
 from pyspark import SparkConf, SparkContext
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
 from flightdelay import kafka_auth
 from flightdelay.flights.geo import RouteDistances, load_airports
@@ -64,6 +66,7 @@ from flightdelay.scoring.serving import (
     serving_model,
 )
 from flightdelay.scoring.sinks import HdfsSink, KafkaSink, MongoSink, MongoTrail
+from flightdelay.scoring.small_batches import SmallBatchReader
 from flightdelay.settings import get_settings
 from flightdelay.waiting import WaitTimeout, wait_until
 
@@ -79,7 +82,9 @@ def log(message: str) -> None:
 class Scorer:
     """What one micro-batch does; holds the clients and reference data between batches."""
 
-    def __init__(self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "executors"):
+    def __init__(
+        self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "executors", driver_max_records: int = 0
+    ):  # fmt: skip
         self.spark: SparkSession | None = None  # set once the session is up (see main)
         self.scoring_on = scoring_on
         self.shipments = Shipments(context)  # what the executors' tasks score with
@@ -94,6 +99,11 @@ class Scorer:
         self.kafka = KafkaSink(self.settings)
         self.predictions = MongoSink(self.settings)
         self.files = HdfsSink(self.settings, context, staging=self.settings.var_dir / "score-stream" / "staging")
+        offset_log = f"{checkpoint_folder(self.settings)}/offsets"
+        self.small_batches = SmallBatchReader(
+            self.settings, lambda batch_id: self.files.read_text(f"{offset_log}/{batch_id}"),
+            driver_max_records,
+        )  # fmt: skip
         self.hdfs_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdfs")
         self.mongo_trail = MongoTrail(self.predictions)
         # the history's route distances, read again every 10 minutes between batches; while
@@ -144,16 +154,36 @@ class Scorer:
             if cleared:
                 log(f"batch {batch_id} is replayed: its {cleared} earlier files removed")
             self.replay_possible = False
-        if self.scoring_on == "executors" and model.compiled is not None:
+        clock = PhaseClock()
+        records = self.small_batch(batch_id, clock)
+        if records is not None:
+            self.score_on_driver(batch_id, model, records, clock, "driver, read directly")
+        elif self.scoring_on == "executors" and model.compiled is not None:
             self.score_on_executors(batch, batch_id, model)
         else:  # a version served by Spark's transform is scored here in either mode
-            self.score_on_driver(batch, batch_id, model)
+            # the executors read the batch from Kafka; the driver parses and scores it (see serving)
+            records = read_records(batch)
+            clock.lap("read")
+            self.score_on_driver(batch_id, model, records, clock, "driver")
 
-    def score_on_driver(self, batch: DataFrame, batch_id: int, model: ServingModel) -> None:
-        clock = PhaseClock()
-        # the executors read the batch from Kafka; the driver parses and scores it (see serving)
-        records = read_records(batch)
+    def small_batch(self, batch_id: int, clock: PhaseClock) -> list[tuple] | None:
+        """The batch's records, read by the driver itself if the batch is small (see
+        small_batches); None for a big batch, or when Spark's read has to decide."""
+        try:
+            ranges = self.small_batches.ranges(batch_id)
+            if ranges is None:
+                return None
+            clock.lap("offsets")
+            records = self.small_batches.read(ranges)
+        except Exception as exc:  # noqa: BLE001 - Kafka or HDFS slow or down: Spark's read of the batch decides
+            log(f"batch {batch_id}: read by Spark ({first_line(exc)})")
+            return None
         clock.lap("read")
+        return records
+
+    def score_on_driver(
+        self, batch_id: int, model: ServingModel, records: list[tuple], clock: PhaseClock, where: str
+    ) -> None:
         valid, invalid = score_records(records, model, self.distances, clock)
 
         # Kafka and HDFS at once, both done before Spark commits the batch; if one fails the batch
@@ -167,7 +197,7 @@ class Scorer:
         clock.lap("hdfs")
         self.mongo_trail.follow(valid)
         clock.lap("mongo wait")
-        self.batch_done(batch_id, model, len(valid), len(invalid), skipped, clock, newest_request_age(records))
+        self.batch_done(batch_id, model, len(valid), len(invalid), skipped, clock, newest_request_age(records), where)
 
     def score_on_executors(self, batch: DataFrame, batch_id: int, model: ServingModel) -> None:
         """One Spark job: each task scores its partition and writes all its outputs (on_executors)."""
@@ -189,13 +219,12 @@ class Scorer:
         skipped = sum(row["skipped"] for row in summaries)
         self.skipped += skipped
         scored, dead = sum(row["scored"] for row in summaries), sum(row["dead_lettered"] for row in summaries)
-        self.batch_done(batch_id, model, scored, dead, skipped, clock, age, tasks=len(summaries), laps=laps)
+        self.batch_done(batch_id, model, scored, dead, skipped, clock, age, f"{len(summaries)} tasks", laps)
 
     def batch_done(
         self, batch_id: int, model: ServingModel, scored: int, dead: int, skipped: int, clock: PhaseClock,
-        newest_age: float | None, tasks: int = 0, laps: list[tuple[str, float]] | None = None,
+        newest_age: float | None, where: str, laps: list[tuple[str, float]] | None = None,
     ) -> None:  # fmt: skip
-        where = f"{tasks} tasks" if tasks else "driver"
         log(
             f"batch {batch_id}: {scored} scored, {dead} dead-lettered, {skipped} skipped, "
             f"model {model.version} ({model.engine}, {where}), {clock}"
@@ -206,26 +235,42 @@ class Scorer:
         self.metrics.serving(model.version, model.engine)
 
 
-class SlowBatchReporter(StreamingQueryListener):
-    """Logs where the engine's time went (offset log, commit log, planning) in a slow batch, and
-    hands the Kafka source's offsets-behind figure to the metrics."""
+class ProgressWatcher:
+    """Once a second, the query's newest progress: the Kafka source's offsets-behind figure for
+    the metrics, and where the engine's time went (offset log, commit log, planning) in a slow
+    batch. A StreamingQueryListener did this for every batch, but PySpark hands each event to
+    Python through dozens of Py4J calls (and failed class lookups): at a few requests/s that cost
+    the driver more CPU than the batches themselves. A look costs two calls; a slow batch that
+    ends between two looks and is followed by another batch at once goes unlogged."""
 
     SLOW_MS = 1000
+    INTERVAL_S = 1.0
 
     def __init__(self, metrics: ScorerMetrics):
         self.metrics = metrics
+        self.query: StreamingQuery | None = None
+        self.seen_batch = -1
 
-    def onQueryStarted(self, event) -> None:
-        pass
+    def follow(self, query: StreamingQuery) -> None:
+        """Watch this query (a restarted one replaces the last); the first call starts the thread."""
+        started = self.query is not None
+        self.query = query
+        if not started:
+            threading.Thread(target=self._watch, name="progress", daemon=True).start()
 
-    def onQueryIdle(self, event) -> None:
-        pass
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.INTERVAL_S)
+            try:
+                progress = self.query.lastProgress
+            except Exception as exc:  # noqa: BLE001 - a query between restarts; the next look tries again
+                log(f"query progress unavailable: {first_line(exc)}")
+                continue
+            if progress is not None and progress.batchId != self.seen_batch:
+                self.seen_batch = progress.batchId
+                self.report(progress)
 
-    def onQueryTerminated(self, event) -> None:
-        pass
-
-    def onQueryProgress(self, event) -> None:
-        progress = event.progress
+    def report(self, progress) -> None:
         for source in progress.sources:
             self.metrics.progress(dict(source.metrics or {}))
         durations = dict(progress.durationMs)
@@ -242,6 +287,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser_.add_argument(
         "--scoring-on", choices=("driver", "executors"), default=get_settings().scoring_on,
         help="where each micro-batch is parsed, scored and written (SCORING_ON)",
+    )  # fmt: skip
+    parser_.add_argument(
+        "--driver-max-records", type=int, default=get_settings().scorer_driver_max_records,
+        help="a batch of at most this many requests is read and scored by the driver (SCORER_DRIVER_MAX_RECORDS)",
     )  # fmt: skip
     return parser_.parse_args(argv)
 
@@ -266,7 +315,7 @@ def spark_context(args: argparse.Namespace) -> SparkContext:
 def set_up(context: SparkContext, args: argparse.Namespace) -> Scorer:
     """The clients, and MongoDB's trail restored from the newest batch files: all it needs is the
     context, so it runs while the SQL session starts."""
-    scorer = Scorer(context, args.heartbeat, args.scoring_on)
+    scorer = Scorer(context, args.heartbeat, args.scoring_on, args.driver_max_records)
     scorer.beat(state="starting")
     restored = scorer.mongo_trail.restore(scorer.files)
     log(f"{restored} predictions of the newest batch files were missing from MongoDB and are restored")
@@ -322,8 +371,10 @@ def recover(scorer: Scorer, reason: str) -> None:
 def run(spark: SparkSession, scorer: Scorer, args: argparse.Namespace, clock: PhaseClock | None) -> int:
     """Run the query; after it stops on an error, restart it in this process within the budget."""
     budget = RestartBudget()
+    watcher = ProgressWatcher(scorer.metrics)
     while True:
         query = start_query(spark, scorer, args)
+        watcher.follow(query)
         if clock is not None:  # the first start
             threading.Thread(target=warm_up, args=(spark, scorer.settings, query), name="warm-up", daemon=True).start()
             clock.lap("query")
@@ -379,7 +430,6 @@ def main(argv: list[str]) -> int:
     loaded = scorer.models.wait_for_model()
     log(f"scoring with model {loaded.version}, on the {args.scoring_on}")
     scorer.models.start()
-    spark.streams.addListener(SlowBatchReporter(scorer.metrics))
     clock.lap("model")
     return run(spark, scorer, args, clock)
 

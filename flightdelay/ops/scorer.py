@@ -124,6 +124,7 @@ class ScoreStream(Service):
             str(APP_FILE),
             "--heartbeat", str(self.heartbeat_file),
             "--scoring-on", self.scoring_on(),
+            "--driver-max-records", str(s.scorer_driver_max_records),
         ]  # fmt: skip
 
     def heartbeat(self) -> dict:

@@ -2,9 +2,10 @@
 by default) at /metrics in the text format.
 
 Per micro-batch: batches, records by outcome (scored, dead-lettered, skipped), the time of each
-phase (read, parse, score, kafka, hdfs, mongo wait) and of the whole batch, and the age of the
-newest request scored (now minus its Kafka timestamp). From Spark's progress events: how far the
-query is behind the request topic's end, in offsets. The serving model as an info-style gauge
+phase (offsets and read for a small batch the driver reads itself, parse, score, kafka, hdfs,
+mongo wait; the executors' tasks' phases and "job" for a big one) and of the whole batch, and the
+age of the newest request scored (now minus its Kafka timestamp). From Spark's query progress,
+looked at once a second: how far the query is behind the request topic's end, in offsets. The serving model as an info-style gauge
 (``flightdelay_scorer_model{version="...", engine="..."} 1``).
 """
 

@@ -250,6 +250,8 @@ class HdfsSink:
             self.fs.mkdirs(self._path(folder))
         self.staging = staging
         self.staging.mkdir(parents=True, exist_ok=True)
+        # looked up once: each lookup by name through py4j searches every jar of the classpath
+        self._io_utils = jvm.org.apache.commons.io.IOUtils
 
     def path(self, batch_id: int) -> str:
         return f"{self.folder}/batch-{batch_id:012d}.jsonl"
@@ -284,12 +286,21 @@ class HdfsSink:
         return [f"{self.folder}/{name}" for name in names[-count:]]
 
     def read(self, path: str) -> list[dict]:
-        stream = self.fs.open(self._path(path))
+        text = self.read_text(path) or ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def read_text(self, path: str) -> str | None:
+        """A small file's text (a batch file, an offset log entry), or None if there is none."""
         try:
-            text = self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            stream = self.fs.open(self._path(path))
+        except Exception as exc:  # noqa: BLE001 - py4j wraps Java's FileNotFoundException
+            if "FileNotFoundException" in str(exc):
+                return None
+            raise
+        try:
+            return self._io_utils.toString(stream, "UTF-8")
         finally:
             stream.close()
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def write_batch(self, batch_id: int, predictions: list[dict]) -> str | None:
         if not predictions:

@@ -261,7 +261,9 @@ def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_ex
     assert len(by_default) == len(baseline)
 
     other_mode = "driver" if settings.scoring_on == "executors" else "executors"
-    default, other = ScoreStream(settings), ScoreStream(replace(settings, scoring_on=other_mode))
+    # every batch to that path, small ones too (the default scorer reads those itself: see below)
+    other_settings = replace(settings, scoring_on=other_mode, scorer_driver_max_records=0)
+    default, other = ScoreStream(settings), ScoreStream(other_settings)
     default.stop(log=print)
     other.start(log=print)
     try:
@@ -293,6 +295,28 @@ def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_ex
     finally:
         other.stop(log=print)
         default.start(log=print)
+
+
+def test_small_batches_are_read_by_the_driver_and_big_ones_scored_on_the_executors(deployed, db, settings):
+    """SCORER_DRIVER_MAX_RECORDS (issue #17): a trickle of requests comes in batches the driver
+    reads from Kafka itself and writes as one file each (batch-<id>.jsonl); a burst of more than
+    the limit is a Spark job whose tasks write a file each (-p<task>). Either way each request is
+    once in MongoDB, once in HDFS and on the response topic."""
+    since_ms = int(time.time() * 1000) - 5_000
+    trickle = requests_batch(10)
+    for request in trickle:
+        produce(settings, [request])
+        time.sleep(0.2)
+    burst = requests_batch(4 * settings.scorer_driver_max_records)
+    produce(settings, burst)
+    uuids = [m["UUID"] for m in trickle + burst]
+    assert len(wait_for_documents(db, settings, uuids, timeout=300)) == len(uuids)
+    trickle_lines, trickle_files = hdfs_files_of(settings, {m["UUID"] for m in trickle}, since_ms)
+    burst_lines, burst_files = hdfs_files_of(settings, {m["UUID"] for m in burst}, since_ms)
+    assert set((trickle_lines + burst_lines).values()) == {1} and len(trickle_lines + burst_lines) == len(uuids)
+    assert trickle_files and not any("-p" in name for name in trickle_files), trickle_files
+    assert any("-p" in name for name in burst_files), burst_files
+    assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
 
 
 def test_a_restarted_scorers_executor_maps_the_classes_an_earlier_one_archived(deployed, settings):
