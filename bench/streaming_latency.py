@@ -2,16 +2,14 @@
 
     .venv/bin/python bench/streaming_latency.py [--rates 5,200] [--seconds 30] [--burst 50000]
                                                 [--sustain 2000,4000 --sustain-seconds 60]
-                                                [--modes driver,executors --cores 1,2]
-                                                [--driver-max-records 0,500]
+                                                [--driver-max-records 0,500,20000 --cores 1,2]
 
 Needs the platform and a running scorer (`flightdelay run-dag flight_delay_streaming`).
-With --modes, the scorer is restarted once per mode, executor core count and small-batch limit
-(SCORING_ON, SCORER_CORES and SCORER_DRIVER_MAX_RECORDS: where each micro-batch is parsed, scored
-and written; --driver-max-records 0,500 compares every batch on the mode's path with small batches
-read and scored by the driver), the same runs repeated in
-each, and a table prints the figures side by side; the scorer is restarted as the platform's
-settings say at the end.
+With --driver-max-records or --cores, the scorer is restarted once per small-batch limit and
+executor core count (SCORER_DRIVER_MAX_RECORDS and SCORER_CORES: 0 sends every micro-batch to the
+executors' tasks, 500 scores batches of at most 500 requests on the driver and bigger ones on the
+executors, 20000 every batch on the driver), the same runs repeated in each, and a table prints
+the figures side by side; the scorer is restarted as the platform's settings say at the end.
 For each rate it produces well-formed requests at that pace for --seconds and measures, per
 request, the time from produce to its response arriving on the response topic: p50, p95, p99.
 A burst of --burst requests produced at once measures how fast the scorer drains a backlog
@@ -33,7 +31,7 @@ import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from flightdelay import kafka_auth
 from flightdelay.contract import new_request
@@ -49,28 +47,27 @@ class ResponseWatcher:
     def __init__(self):
         settings = get_settings()
         self.consumer = Consumer({**kafka_auth.client_config(settings), "group.id": f"bench-{uuid.uuid4()}",
-                                  "auto.offset.reset": "latest", "enable.auto.commit": False,
-                                  "fetch.wait.max.ms": 10})  # fmt: skip
-        self.consumer.subscribe([settings.response_topic])
+                                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})  # fmt: skip
+        self.topic = settings.response_topic
         self.arrived: dict[str, float] = {}
         self._stop = threading.Event()
-        self._assigned = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
+        """From the topic's end offsets as they are now, read before anything is sent: a
+        subscription's "latest" is resolved lazily, and an answer written before that missed."""
+        try:
+            partitions = self.consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
+            ends = [TopicPartition(self.topic, p, self.consumer.get_watermark_offsets(
+                TopicPartition(self.topic, p), timeout=30)[1]) for p in partitions]  # fmt: skip
+        except KafkaException as exc:
+            raise SystemExit(f"cannot read the response topic's end offsets: is Kafka up? ({exc})") from exc
+        self.consumer.assign(ends)  # the consumer is used by its thread only from now on
         self.thread.start()
-        # partitions assigned: from now on nothing is missed (the consumer is used by its thread only)
-        if not self._assigned.wait(60):
-            raise SystemExit("the response topic's partitions were never assigned: is Kafka up?")
 
     def _run(self) -> None:
         while not self._stop.is_set():
             messages = self.consumer.consume(1000, timeout=0.1)
-            if not self._assigned.is_set() and self.consumer.assignment():
-                # "latest" is resolved lazily: pin the current end offsets before anything is sent
-                for tp in self.consumer.assignment():
-                    self.consumer.position([tp])
-                self._assigned.set()
             for msg in messages:
                 if not msg.error() and msg.key():
                     self.arrived.setdefault(msg.key().decode(), time.perf_counter())
@@ -209,7 +206,7 @@ def run_all(args: argparse.Namespace, producer: Producer, watcher: ResponseWatch
     return results
 
 
-def restart_scorer(scoring_on: str | None = None, cores: int | None = None, driver_max: int | None = None) -> None:
+def restart_scorer(cores: int | None = None, driver_max: int | None = None) -> None:
     """The scorer restarted with these settings (None: the platform's own), warm when this returns."""
     from dataclasses import replace
 
@@ -217,17 +214,16 @@ def restart_scorer(scoring_on: str | None = None, cores: int | None = None, driv
 
     settings = get_settings()
     limit = settings.scorer_driver_max_records if driver_max is None else driver_max
-    changed = replace(settings, scoring_on=scoring_on or settings.scoring_on,
-                      scorer_cores=cores or settings.scorer_cores, scorer_driver_max_records=limit)  # fmt: skip
+    changed = replace(settings, scorer_cores=cores or settings.scorer_cores, scorer_driver_max_records=limit)
     scorer = ScoreStream(changed)
-    print(f"-- scorer restarted: {setup_label(changed.scoring_on, changed.scorer_cores, limit)}", flush=True)
+    print(f"-- scorer restarted: {setup_label(changed.scorer_cores, limit)}", flush=True)
     scorer.stop(log=lambda _: None)  # returns once its ports are closed
     scorer.start(log=lambda _: None)
 
 
-def setup_label(scoring_on: str, cores: int, driver_max: int) -> str:
-    small = f"batches <= {driver_max:,} on the driver" if driver_max > 0 else "no batch on the driver"
-    return f"{scoring_on}, {cores} core(s), {small}"
+def setup_label(cores: int, driver_max: int) -> str:
+    small = f"batches <= {driver_max:,} on the driver" if driver_max > 0 else "every batch on the executors"
+    return f"{cores} core(s), {small}"
 
 
 def warm_up(producer: Producer, watcher: ResponseWatcher) -> None:
@@ -253,10 +249,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--burst", type=int, default=50_000)
     parser.add_argument("--sustain", default="", help="comma-separated rates to hold, e.g. 2000,5000")
     parser.add_argument("--sustain-seconds", type=float, default=60)
-    parser.add_argument("--modes", default="", help="driver,executors: restart the scorer in each and compare")
-    parser.add_argument("--cores", default="", help="the scorer's executor cores to try in each mode, e.g. 1,2")
+    parser.add_argument("--cores", default="", help="the scorer's executor cores to try, e.g. 1,2")
     parser.add_argument("--driver-max-records", default="",
-                        help="SCORER_DRIVER_MAX_RECORDS values to try in each mode, e.g. 0,500 (0: none on the driver)")
+                        help="SCORER_DRIVER_MAX_RECORDS values to try, e.g. 0,500,20000 (0: none on the driver)")
     args = parser.parse_args(argv)
     producer = Producer({**kafka_auth.client_config(get_settings()), "linger.ms": 0})
     watcher = ResponseWatcher()
@@ -264,17 +259,16 @@ def main(argv: list[str]) -> int:
     try:
         settings = get_settings()
         limits = [int(n) for n in args.driver_max_records.split(",") if n]
-        modes = [m for m in args.modes.split(",") if m] or ([settings.scoring_on] if limits else [])
-        if not modes:
+        core_counts = [int(c) for c in args.cores.split(",") if c]
+        if not limits and not core_counts:
             run_all(args, producer, watcher)
             return 0
         results: dict[str, dict[str, str]] = {}
-        for mode in modes:
-            for cores in [int(c) for c in args.cores.split(",") if c] or [settings.scorer_cores]:
-                for limit in limits or [settings.scorer_driver_max_records]:
-                    restart_scorer(mode, cores, limit)
-                    warm_up(producer, watcher)
-                    results[setup_label(mode, cores, limit)] = run_all(args, producer, watcher)
+        for cores in core_counts or [settings.scorer_cores]:
+            for limit in limits or [settings.scorer_driver_max_records]:
+                restart_scorer(cores, limit)
+                warm_up(producer, watcher)
+                results[setup_label(cores, limit)] = run_all(args, producer, watcher)
         print_table(results)
         restart_scorer()
     finally:

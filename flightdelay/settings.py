@@ -162,14 +162,14 @@ class Settings:
     spark_worker_cores: int = field(default_factory=lambda: _env_int("SPARK_WORKER_CORES", 1))
     spark_worker_memory: str = field(default_factory=lambda: _env("SPARK_WORKER_MEMORY", "2g"))
     spark_daemon_heap: str = field(default_factory=lambda: _env("SPARK_DAEMON_HEAP", "256m"))
-    # where the scorer parses, scores and writes each micro-batch: "executors" (the tasks, one per
-    # executor core: flightdelay/scoring/on_executors.py), or "driver" (one Python process)
-    scoring_on: str = field(default_factory=lambda: _env("SCORING_ON", "executors"))
     # the scorer's executor cores (spark.cores.max): the other worker stays free for training
     scorer_cores: int = field(default_factory=lambda: _env_int("SCORER_CORES", 1))
     # a micro-batch of at most this many requests is read from Kafka and scored by the driver, with
-    # no Spark job (flightdelay/scoring/small_batches.py); 0: every batch goes to SCORING_ON's path
-    scorer_driver_max_records: int = field(default_factory=lambda: _env_int("SCORER_DRIVER_MAX_RECORDS", 500))
+    # no Spark job (flightdelay/scoring/small_batches.py); a bigger one is a Spark job whose tasks
+    # score it on the executors (flightdelay/scoring/on_executors.py). The default, the most
+    # requests a batch holds, puts every batch on the driver: with one or two executor cores the
+    # driver's own read is faster at every rate (README); lower it for a scorer with many cores
+    scorer_driver_max_records: int = field(default_factory=lambda: _env_int("SCORER_DRIVER_MAX_RECORDS", 20_000))
     # class-data sharing for the embedded JVM services and the scorer (flightdelay/ops/jvm.py);
     # compose turns it off: its executors run in other containers than the scorer's driver
     jvm_class_sharing: bool = field(

@@ -13,7 +13,7 @@ MongoDB ``flight_delay_ml_response`` (once per UUID) and HDFS ``/user/prediction
 Lines file per batch id); malformed requests to the dead-letter topic with the reason. The model
 is swapped between micro-batches when the training DAG promotes a new version. A small batch is
 read from Kafka and scored by the driver itself (flightdelay.scoring.small_batches); a bigger one
-is a Spark job whose tasks score it (SCORING_ON=executors, flightdelay.scoring.on_executors).
+is a Spark job whose tasks score it (flightdelay.scoring.on_executors).
 
 No record stops the query: a request over the contract's size limit is dead-lettered unread, any
 record the parser cannot handle is dead-lettered, every dead letter is bounded to fit the topic,
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -82,11 +83,9 @@ def log(message: str) -> None:
 class Scorer:
     """What one micro-batch does; holds the clients and reference data between batches."""
 
-    def __init__(
-        self, context: SparkContext, heartbeat: Path | None, scoring_on: str = "executors", driver_max_records: int = 0
-    ):  # fmt: skip
+    def __init__(self, context: SparkContext, heartbeat: Path | None, driver_max_records: int = 0):
         self.spark: SparkSession | None = None  # set once the session is up (see main)
-        self.scoring_on = scoring_on
+        self.driver_max_records = driver_max_records
         self.shipments = Shipments(context)  # what the executors' tasks score with
         # one task per executor core (see on_executors): spark.cores.max, as ScoreStream sets it
         self.tasks = int(context.getConf().get("spark.cores.max", "0")) or context.defaultParallelism
@@ -141,7 +140,7 @@ class Scorer:
 
     def beat(self, **state) -> None:
         if self.heartbeat:
-            state.update(scoring_on=self.scoring_on, at=datetime.now(timezone.utc).isoformat())
+            state.update(driver_max_records=self.driver_max_records, at=datetime.now(timezone.utc).isoformat())
             staged = self.heartbeat.with_name(self.heartbeat.name + ".next")
             staged.write_text(json.dumps(state))
             staged.replace(self.heartbeat)  # a reader never sees a half-written file
@@ -158,10 +157,10 @@ class Scorer:
         records = self.small_batch(batch_id, clock)
         if records is not None:
             self.score_on_driver(batch_id, model, records, clock, "driver, read directly")
-        elif self.scoring_on == "executors" and model.compiled is not None:
+        elif model.compiled is not None:
             self.score_on_executors(batch, batch_id, model)
-        else:  # a version served by Spark's transform is scored here in either mode
-            # the executors read the batch from Kafka; the driver parses and scores it (see serving)
+        else:  # a version served by Spark's transform (see serving) is scored on the driver:
+            # the executors read the batch from Kafka, the driver parses and scores it
             records = read_records(batch)
             clock.lap("read")
             self.score_on_driver(batch_id, model, records, clock, "driver")
@@ -285,12 +284,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser_.add_argument("--polling-ms", type=int, default=50, help="idle wait before looking for new requests")
     parser_.add_argument("--heartbeat", type=Path, default=None, help="a file updated after every batch")
     parser_.add_argument(
-        "--scoring-on", choices=("driver", "executors"), default=get_settings().scoring_on,
-        help="where each micro-batch is parsed, scored and written (SCORING_ON)",
-    )  # fmt: skip
-    parser_.add_argument(
         "--driver-max-records", type=int, default=get_settings().scorer_driver_max_records,
-        help="a batch of at most this many requests is read and scored by the driver (SCORER_DRIVER_MAX_RECORDS)",
+        help="a batch of at most this many requests is read and scored by the driver, a bigger one by the "
+        "executors (SCORER_DRIVER_MAX_RECORDS)",
     )  # fmt: skip
     return parser_.parse_args(argv)
 
@@ -315,7 +311,7 @@ def spark_context(args: argparse.Namespace) -> SparkContext:
 def set_up(context: SparkContext, args: argparse.Namespace) -> Scorer:
     """The clients, and MongoDB's trail restored from the newest batch files: all it needs is the
     context, so it runs while the SQL session starts."""
-    scorer = Scorer(context, args.heartbeat, args.scoring_on, args.driver_max_records)
+    scorer = Scorer(context, args.heartbeat, args.driver_max_records)
     scorer.beat(state="starting")
     restored = scorer.mongo_trail.restore(scorer.files)
     log(f"{restored} predictions of the newest batch files were missing from MongoDB and are restored")
@@ -413,6 +409,9 @@ def warm_up(spark: SparkSession, settings, query: StreamingQuery) -> None:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     settings = get_settings()
+    if "SCORING_ON" in os.environ:  # an older platform's setting, still in someone's environment
+        log("SCORING_ON is no longer read: SCORER_DRIVER_MAX_RECORDS decides (0: every batch on the executors,"
+            " 20000: every batch on the driver)")  # fmt: skip
     clock = PhaseClock()
     context = spark_context(args)
     clock.lap("context")
@@ -428,7 +427,9 @@ def main(argv: list[str]) -> int:
     scorer.metrics.serve(settings.bind_host, settings.scorer_metrics_port, log)
     scorer.beat(state="waiting for a model")
     loaded = scorer.models.wait_for_model()
-    log(f"scoring with model {loaded.version}, on the {args.scoring_on}")
+    limit = args.driver_max_records
+    log(f"scoring with model {loaded.version}: batches of at most {limit:,} requests on the driver, bigger ones"
+        f" on the executors")  # fmt: skip
     scorer.models.start()
     clock.lap("model")
     return run(spark, scorer, args, clock)

@@ -11,6 +11,7 @@ application as RUNNING and the driver's heartbeat says its query is running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -75,26 +76,28 @@ class ScoreStream(Service):
         return spark.sharing_environment(self.settings)
 
     @property
-    def scoring_on_file(self) -> Path:
-        return self.home / "scoring-on"
+    def driver_max_records_file(self) -> Path:
+        return self.home / "driver-max-records"
 
     def recover(self, seen_pid: int | None, log: Callable[[str], None] = print) -> bool:
-        """The supervisor's restart brings the scorer back scoring where it scored before (the
-        SCORING_ON of whoever started it last, not the supervisor's own)."""
+        """The supervisor's restart brings the scorer back splitting batches between the driver
+        and the executors as before (the SCORER_DRIVER_MAX_RECORDS of whoever started it last, a
+        benchmark's say, not the supervisor's own)."""
         self._recovering = True
         try:
             return super().recover(seen_pid, log)
         finally:
             self._recovering = False
 
-    def scoring_on(self) -> str:
-        if self._recovering and self.scoring_on_file.exists():
-            return self.scoring_on_file.read_text().strip() or self.settings.scoring_on
-        return self.settings.scoring_on
+    def driver_max_records(self) -> int:
+        if self._recovering and self.driver_max_records_file.exists():
+            with contextlib.suppress(ValueError):  # an unreadable file: the settings decide
+                return int(self.driver_max_records_file.read_text())
+        return self.settings.scorer_driver_max_records
 
     def prepare(self) -> None:
         self.heartbeat_file.unlink(missing_ok=True)
-        self.scoring_on_file.write_text(self.scoring_on())
+        self.driver_max_records_file.write_text(str(self.driver_max_records()))
 
     def command(self) -> list[str]:
         """spark-submit with the defaults file and the JVMs' options named explicitly: its
@@ -123,8 +126,7 @@ class ScoreStream(Service):
             "--conf", "spark.streaming.stopGracefullyOnShutdown=true",
             str(APP_FILE),
             "--heartbeat", str(self.heartbeat_file),
-            "--scoring-on", self.scoring_on(),
-            "--driver-max-records", str(s.scorer_driver_max_records),
+            "--driver-max-records", str(self.driver_max_records()),
         ]  # fmt: skip
 
     def heartbeat(self) -> dict:

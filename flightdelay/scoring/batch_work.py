@@ -1,6 +1,7 @@
 """What scoring a set of request records means, wherever it runs: in the streaming driver for a
-whole micro-batch (SCORING_ON=driver) or in an executor's task for one partition of it
-(SCORING_ON=executors, flightdelay.scoring.on_executors).
+whole small micro-batch (flightdelay.scoring.small_batches, or any batch of a model served by
+Spark's transform) or in an executor's task for one partition of a bigger one
+(flightdelay.scoring.on_executors).
 
 A record is the tuple ``(value, size, produced_us, topic, partition, offset)`` that
 ``kafka_reads.read_records`` gives: ``value`` cut to the contract's size limit, ``size`` the

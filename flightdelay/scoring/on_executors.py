@@ -1,4 +1,5 @@
-"""Scoring in the executors' tasks (SCORING_ON=executors): each micro-batch is one Spark job.
+"""Scoring in the executors' tasks: each micro-batch bigger than SCORER_DRIVER_MAX_RECORDS is one
+Spark job (a smaller one is scored by the driver: flightdelay.scoring.small_batches).
 
 The driver plans the batch, ships what the tasks need, collects one small summary row per task
 and lets Spark commit. Each task takes one Kafka partition's records of the batch, parses and

@@ -5,8 +5,8 @@ task's launch, the Python worker's round trip), which was most of a small batch'
 most of a request's latency at a few requests/s. Spark still decides what each batch holds: it
 writes the batch's end offsets to its offset log before the batch runs, and the batch before
 ends where this one starts. When the batch holds at most ``SCORER_DRIVER_MAX_RECORDS`` records,
-the driver reads that offset range itself with a Kafka consumer and scores it (as
-``SCORING_ON=driver`` does); a bigger batch goes to the executors (or to Spark's read). A replay
+the driver reads that offset range itself with a Kafka consumer and scores it; a bigger batch
+is a Spark job on the executors (flightdelay.scoring.on_executors). A replay
 reads the same offsets, so the sinks keep their meaning. Whatever the direct read cannot do (the
 first batch of a new checkpoint, a new partition, Kafka not answering in time) falls back to
 Spark's own read of the batch.

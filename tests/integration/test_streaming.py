@@ -243,15 +243,15 @@ def test_malformed_requests_are_dead_lettered_with_reasons(deployed, db, setting
     assert db[settings.predictions_collection].count_documents(by_id(bad_uuid)) == 0
 
 
-def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_exactly_once(
+def test_every_batch_on_the_executors_gives_the_same_scores_and_writes_every_output_exactly_once(
     deployed, db, settings
 ):  # fmt: skip
-    """SCORING_ON (issue #17): the scorer switched to the path the platform does not run by default
-    (the driver, since executors is the default) gives the same flights the same scores and
-    probabilities, dead-letters a bad record, and a driver killed mid-load and brought back by the
-    supervisor (in the same mode) loses nothing and doubles nothing: each request once in MongoDB,
-    once in HDFS, on the response topic. (The default path meets the same kill in the chaos suite:
-    tests/chaos, fault "scorer".)"""
+    """SCORER_DRIVER_MAX_RECORDS=0 (issue #17): a scorer that sends every batch, small ones too,
+    to the executors' tasks gives the same flights the same scores and probabilities as the
+    default's small batches scored on the driver, dead-letters a bad record, and a driver killed
+    mid-load and brought back by the supervisor (with the same limit) loses nothing and doubles
+    nothing: each request once in MongoDB, once in HDFS, on the response topic. (The default
+    meets the same kill in the chaos suite: tests/chaos, fault "scorer".)"""
     from dataclasses import replace
 
     since_ms = int(time.time() * 1000) - 5_000
@@ -260,10 +260,8 @@ def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_ex
     by_default = wait_for_documents(db, settings, [m["UUID"] for m in baseline])
     assert len(by_default) == len(baseline)
 
-    other_mode = "driver" if settings.scoring_on == "executors" else "executors"
-    # every batch to that path, small ones too (the default scorer reads those itself: see below)
-    other_settings = replace(settings, scoring_on=other_mode, scorer_driver_max_records=0)
-    default, other = ScoreStream(settings), ScoreStream(other_settings)
+    assert settings.scorer_driver_max_records > len(baseline)  # small enough for the default's driver
+    default, other = ScoreStream(settings), ScoreStream(replace(settings, scorer_driver_max_records=0))
     default.stop(log=print)
     other.start(log=print)
     try:
@@ -275,7 +273,7 @@ def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_ex
         produce(settings, batch[:200])
         produce(settings, [f"not json {marker}".encode()], raw=True)
         time.sleep(0.5)  # mid-load
-        os.kill(other.pid(), signal.SIGKILL)  # the supervisor brings it back, in the same mode
+        os.kill(other.pid(), signal.SIGKILL)  # the supervisor brings it back, with the same limit
         produce(settings, batch[200:])
         uuids = [m["UUID"] for m in batch] + list(twins)
         docs = wait_for_documents(db, settings, uuids, timeout=300)
@@ -284,39 +282,57 @@ def test_the_other_scoring_path_gives_the_same_scores_and_writes_every_output_ex
         lines, files = hdfs_files_of(settings, set(uuids), since_ms)
         assert [u for u in uuids if lines[u] != 1] == []
         by_task = {name for name in files if "-p" in name}  # the executors write one file per batch and task
-        assert files and by_task == (files if other_mode == "executors" else set())
+        assert files and by_task == files
         assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
         for key, request in twins.items():
             default_doc = by_default[request["UUID"]]
             assert (docs[key]["Prediction"], docs[key]["Probabilities"]) == (
                 default_doc["Prediction"], default_doc["Probabilities"])  # fmt: skip
         assert len(dead_letters_with(settings, marker, 1, since_ms)) == 1
-        assert other.heartbeat().get("scoring_on") == other_mode
+        assert other.heartbeat().get("driver_max_records") == 0
     finally:
         other.stop(log=print)
         default.start(log=print)
 
 
 def test_small_batches_are_read_by_the_driver_and_big_ones_scored_on_the_executors(deployed, db, settings):
-    """SCORER_DRIVER_MAX_RECORDS (issue #17): a trickle of requests comes in batches the driver
-    reads from Kafka itself and writes as one file each (batch-<id>.jsonl); a burst of more than
-    the limit is a Spark job whose tasks write a file each (-p<task>). Either way each request is
-    once in MongoDB, once in HDFS and on the response topic."""
-    since_ms = int(time.time() * 1000) - 5_000
-    trickle = requests_batch(10)
-    for request in trickle:
-        produce(settings, [request])
-        time.sleep(0.2)
-    burst = requests_batch(4 * settings.scorer_driver_max_records)
-    produce(settings, burst)
-    uuids = [m["UUID"] for m in trickle + burst]
-    assert len(wait_for_documents(db, settings, uuids, timeout=300)) == len(uuids)
-    trickle_lines, trickle_files = hdfs_files_of(settings, {m["UUID"] for m in trickle}, since_ms)
-    burst_lines, burst_files = hdfs_files_of(settings, {m["UUID"] for m in burst}, since_ms)
-    assert set((trickle_lines + burst_lines).values()) == {1} and len(trickle_lines + burst_lines) == len(uuids)
-    assert trickle_files and not any("-p" in name for name in trickle_files), trickle_files
-    assert any("-p" in name for name in burst_files), burst_files
-    assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
+    """SCORER_DRIVER_MAX_RECORDS (issue #17). The default puts every batch on the driver: a trickle
+    of requests and a burst of 2,000 are read from Kafka by the driver itself, one file per batch
+    (batch-<id>.jsonl). A scorer given a limit of 100 still reads a trickle's batches itself, but a
+    burst's bigger ones are Spark jobs whose tasks write a file each (-p<task>). Either way each
+    request is once in MongoDB, once in HDFS and on the response topic."""
+    from dataclasses import replace
+
+    def trickle_then_burst(burst_size: int) -> tuple[set[str], set[str]]:
+        """The names of the files that hold the trickle's and the burst's predictions."""
+        since_ms = int(time.time() * 1000) - 5_000
+        trickle = requests_batch(5)
+        for request in trickle:
+            produce(settings, [request])
+            time.sleep(0.2)
+        burst = requests_batch(burst_size)
+        produce(settings, burst)
+        uuids = [m["UUID"] for m in trickle + burst]
+        assert len(wait_for_documents(db, settings, uuids, timeout=300)) == len(uuids)
+        trickle_lines, trickle_files = hdfs_files_of(settings, {m["UUID"] for m in trickle}, since_ms)
+        burst_lines, burst_files = hdfs_files_of(settings, {m["UUID"] for m in burst}, since_ms)
+        assert set((trickle_lines + burst_lines).values()) == {1} and len(trickle_lines + burst_lines) == len(uuids)
+        assert set(response_keys(settings, set(uuids), since_ms=since_ms)) == set(uuids)
+        return trickle_files, burst_files
+
+    trickle_files, burst_files = trickle_then_burst(2_000)
+    assert trickle_files and burst_files and not any("-p" in name for name in trickle_files | burst_files)
+
+    default, split = ScoreStream(settings), ScoreStream(replace(settings, scorer_driver_max_records=100))
+    default.stop(log=print)
+    split.start(log=print)
+    try:
+        trickle_files, burst_files = trickle_then_burst(2_000)
+        assert trickle_files and not any("-p" in name for name in trickle_files), trickle_files
+        assert any("-p" in name for name in burst_files), burst_files
+    finally:
+        split.stop(log=print)
+        default.start(log=print)
 
 
 def test_a_restarted_scorers_executor_maps_the_classes_an_earlier_one_archived(deployed, settings):

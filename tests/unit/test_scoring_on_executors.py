@@ -1,4 +1,4 @@
-"""Scoring in the executors' tasks (SCORING_ON=executors): the pure parts, no Spark."""
+"""Scoring in the executors' tasks (batches over SCORER_DRIVER_MAX_RECORDS): the pure parts, no Spark."""
 
 from __future__ import annotations
 
@@ -94,23 +94,26 @@ def test_the_summary_schemas_name_the_same_fields():
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("FLIGHTDELAY_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("SCORING_ON", raising=False)
+    monkeypatch.delenv("SCORER_DRIVER_MAX_RECORDS", raising=False)
     return Settings()
 
 
-def test_a_supervisor_restart_keeps_the_scoring_place_of_the_last_start(settings):
-    assert settings.scoring_on == "executors"  # the default
-    started = ScoreStream(replace(settings, scoring_on="driver"))
+def test_a_supervisor_restart_keeps_the_small_batch_limit_of_the_last_start(settings):
+    assert settings.scorer_driver_max_records == 20_000  # the default
+    started = ScoreStream(replace(settings, scorer_driver_max_records=0))
     started.home.mkdir(parents=True)
-    started.prepare()  # a person's start, with SCORING_ON=driver
+    started.prepare()  # a person's (or a benchmark's) start: every batch on the executors
     command = started.command()
-    assert command[command.index("--scoring-on") + 1] == "driver"
+    assert command[command.index("--driver-max-records") + 1] == "0"
 
-    supervisor = ScoreStream(settings)  # its own settings say "executors"
+    supervisor = ScoreStream(settings)  # its own settings say 20,000
     supervisor._recovering = True  # as inside recover()
-    assert supervisor.scoring_on() == "driver"
+    assert supervisor.driver_max_records() == 0
+    supervisor.driver_max_records_file.write_text("garbled")
+    assert supervisor.driver_max_records() == 20_000  # a file it cannot read: its settings decide
     supervisor._recovering = False  # a person's start decides afresh
-    assert supervisor.scoring_on() == "executors"
+    supervisor.driver_max_records_file.write_text("0")
+    assert supervisor.driver_max_records() == 20_000
 
 
 def test_a_batchs_metrics_phases_are_the_slowest_tasks_and_the_job_around_it():

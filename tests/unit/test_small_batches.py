@@ -83,7 +83,7 @@ def test_only_a_batch_of_at_most_the_limit_is_read_by_the_driver():
     }
     assert reader(entries).ranges(7) == {0: (100, 300), 1: (200, 400)}
     assert reader(entries).ranges(8) is None  # over the limit: the executors score it
-    assert reader(entries, max_records=0).ranges(7) is None  # off: every batch to SCORING_ON's path
+    assert reader(entries, max_records=0).ranges(7) is None  # off: every batch to the executors
     assert reader(entries).ranges(6) is None  # the batch before is unknown
 
 
