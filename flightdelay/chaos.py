@@ -159,7 +159,11 @@ def kill_executor_worker(settings: Settings) -> str:
         if pid is None:
             continue
         for child in psutil.Process(pid).children(recursive=True):
-            if any(app_id in " ".join(child.cmdline()) for app_id in app_ids):
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.NoSuchProcess:  # ended since the listing, or a zombie not reaped yet
+                continue
+            if any(app_id in command for app_id in app_ids):
                 os.kill(pid, signal.SIGKILL)
                 return name
     raise RuntimeError(f"no worker runs an executor of {app_ids or 'score_stream'}")

@@ -144,8 +144,10 @@ class PostgreSQL(Service):
             "shared_buffers": self.settings.postgres_shared_buffers,
             # FerretDB's pool, four Airflow components and their task processes
             "max_connections": 200,
-            # a crash of the server loses nothing; a power cut may lose the last ~0.6 s of commits
-            # (the scorer re-inserts its newest HDFS batches at start, imports are idempotent)
+            # a crash may lose the last ~0.6 s of acknowledged commits (imports are idempotent,
+            # Airflow's states are re-read); the scorer's prediction inserts, whose loss nothing
+            # would repair once their batch is committed, ask for a synchronous commit
+            # (store/direct_writes.py)
             "synchronous_commit": "off",
             # no replica reads this WAL: write the least of it, and checkpoint rarely, since the
             # first change of a page after each checkpoint writes the whole page (random GIN and

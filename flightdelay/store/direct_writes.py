@@ -136,6 +136,10 @@ class DirectTable:
         try:
             if self.connection is None:
                 self.connection = postgres.open_connection(self.settings, postgres.FERRETDB)
+                with self.connection.cursor() as cursor:
+                    # the server commits asynchronously (embedded/postgres.py): a crash could lose an
+                    # insert it acknowledged, after the batch was committed; these wait for the WAL
+                    cursor.execute("SET synchronous_commit = on")
             inserted = 0
             with self.connection.cursor() as cursor:
                 for start in range(0, len(rows), ROWS_PER_STATEMENT):

@@ -180,6 +180,9 @@ def test_the_scorers_direct_inserts_are_read_through_ferretdb_and_skip_replays(s
 
     assert sink.insert(batch + [odd]) == 4
     assert sink.table is not None  # the direct path, not insert_many
+    with sink.table.connection.cursor() as cursor:  # acknowledged means kept, even if the server crashes
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
     assert sink.insert(batch + [odd]) == 0  # a replayed batch: every _id already there
 
     predictions = scratch[settings.predictions_collection]
