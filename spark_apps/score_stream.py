@@ -85,7 +85,6 @@ class Scorer:
 
     def __init__(self, context: SparkContext, heartbeat: Path | None, driver_max_records: int = 0):
         self.spark: SparkSession | None = None  # set once the session is up (see main)
-        self.driver_max_records = driver_max_records
         self.shipments = Shipments(context)  # what the executors' tasks score with
         # one task per executor core (see on_executors): spark.cores.max, as ScoreStream sets it
         self.tasks = int(context.getConf().get("spark.cores.max", "0")) or context.defaultParallelism
@@ -140,7 +139,7 @@ class Scorer:
 
     def beat(self, **state) -> None:
         if self.heartbeat:
-            state.update(driver_max_records=self.driver_max_records, at=datetime.now(timezone.utc).isoformat())
+            state.update(driver_max_records=self.small_batches.max_records, at=datetime.now(timezone.utc).isoformat())
             staged = self.heartbeat.with_name(self.heartbeat.name + ".next")
             staged.write_text(json.dumps(state))
             staged.replace(self.heartbeat)  # a reader never sees a half-written file
